@@ -1,0 +1,1 @@
+//! moonpool's wire format as a `tokio-util` codec.

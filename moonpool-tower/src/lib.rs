@@ -1,0 +1,1 @@
+//! FoundationDB-style peers, endpoints and RPC as tower services.

@@ -1,0 +1,1 @@
+//! Shared workloads and invariants for the cross-crate simulation suite.
