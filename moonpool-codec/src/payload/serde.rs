@@ -52,12 +52,12 @@ where
     T: Serialize + DeserializeOwned + 'static,
 {
     fn encode(&self, value: &T, dst: &mut BytesMut) -> Result<(), PayloadError> {
-        let writer = postcard::to_io(value, dst.writer()).map_err(|e| PayloadError::Encode {
-            type_name: std::any::type_name::<T>(),
-            source: Box::new(e),
-        })?;
-        drop(writer);
-        Ok(())
+        postcard::to_io(value, dst.writer())
+            .map(|_writer| ())
+            .map_err(|e| PayloadError::Encode {
+                type_name: std::any::type_name::<T>(),
+                source: Box::new(e),
+            })
     }
 
     fn decode(&self, payload: Bytes) -> Result<T, PayloadError> {
