@@ -5,7 +5,9 @@
 //!   packets, with reliable (at-least-once) and unreliable (at-most-once)
 //!   delivery, a handshake and a ping monitor;
 //! - [`net`]: the network seams and their real-TCP implementations;
-//! - [`executor`]: where background tasks run.
+//! - [`executor`]: where background tasks run;
+//! - [`backoff`] and [`reconnect`]: jittered backoff schedules and a
+//!   reconnecting tower service built on them.
 //!
 //! ```no_run
 //! use moonpool_codec::{Packet, Uid};
@@ -23,10 +25,10 @@
 //! let server = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(1))
 //!     .listen(server_address, incoming)
 //!     .inbound(handler)
-//!     .build();
+//!     .build()?;
 //!
 //! // A client: no listener; the server replies on the client's connection.
-//! let client = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(2)).build();
+//! let client = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(2)).build()?;
 //! let mut peer = client.peer(server_address);
 //! let receipt = peer
 //!     .send(Outgoing::reliable(Packet::new(Uid::new(7, 7), &b"hello"[..])))
@@ -43,7 +45,12 @@
 //! # }
 //! ```
 
+pub mod backoff;
 pub mod executor;
 pub mod net;
 pub mod peer;
+pub mod reconnect;
 pub mod transport;
+
+pub use backoff::{BackoffConfig, JitteredBackoff};
+pub use reconnect::{Reconnect, ReconnectLayer};

@@ -35,7 +35,8 @@ async fn tcp_server(address: SocketAddr, seed: u64, config: TransportConfig) -> 
         .listen(NetworkAddress::from(bound), incoming)
         .config(config)
         .inbound(handler)
-        .build();
+        .build()
+        .unwrap();
     Node {
         transport,
         received,
@@ -46,6 +47,7 @@ fn tcp_client(seed: u64, config: TransportConfig) -> Transport {
     Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(seed))
         .config(config)
         .build()
+        .unwrap()
 }
 
 fn server_address(node: &Node) -> NetworkAddress {

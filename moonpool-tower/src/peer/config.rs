@@ -5,6 +5,7 @@ use std::time::Duration;
 use moonpool_codec::DEFAULT_MAX_FRAME_LENGTH;
 
 use super::handshake::PROTOCOL_VERSION;
+use crate::backoff::BackoffConfig;
 
 /// The tunables of a [`Peer`](super::Peer). The defaults are
 /// FoundationDB's (`flow/Knobs.cpp`) where FoundationDB has the knob.
@@ -37,23 +38,17 @@ pub struct PeerConfig {
     /// for the same reasons as `connect_timeout`: a server that accepts but
     /// never answers is given up on.
     pub handshake_timeout: Duration,
-    /// First reconnection delay after a failure. Default 50 ms
-    /// (`INITIAL_RECONNECTION_TIME`): a restarted process is found quickly.
-    pub reconnect_initial: Duration,
-    /// Growth of the reconnection delay per consecutive failure. Default 1.2
-    /// (`RECONNECTION_TIME_GROWTH_RATE`): gentle, the cap is reached after
-    /// about 13 failures.
-    pub reconnect_growth: f64,
-    /// Largest reconnection delay before jitter. Default 500 ms
-    /// (`MAX_RECONNECTION_TIME`): a dead peer costs at most two attempts a
-    /// second.
-    pub reconnect_max: Duration,
-    /// Each delay is multiplied by a factor drawn uniformly from
-    /// `[low, high]`. Default `(0.9, 1.1)` (FoundationDB's delay jitter): the
-    /// clients of one restarted server do not reconnect in lockstep.
-    pub reconnect_jitter: (f64, f64),
-    /// A connection that stayed up this long resets the delay to
-    /// `reconnect_initial`. Default 5 s (`RECONNECTION_RESET_TIME`): a
+    /// The reconnection schedule: the delay before each attempt after a
+    /// failure. Default [`BackoffConfig::foundationdb`]: 50 ms initial
+    /// (`INITIAL_RECONNECTION_TIME`, a restarted process is found quickly),
+    /// growing x1.2 per consecutive failure (`RECONNECTION_TIME_GROWTH_RATE`)
+    /// up to 500 ms (`MAX_RECONNECTION_TIME`, a dead peer costs at most two
+    /// attempts a second), each delay jittered by a factor in `[0.9, 1.1]`
+    /// so the clients of a restarted server do not reconnect in lockstep.
+    /// Checked when the transport is built.
+    pub reconnect: BackoffConfig,
+    /// A connection that stayed up this long restarts the reconnection
+    /// schedule at its initial delay. Default 5 s (`RECONNECTION_RESET_TIME`): a
     /// flapping connection keeps backing off, a healthy one that breaks once
     /// reconnects at once.
     pub reconnect_reset_after: Duration,
@@ -91,10 +86,7 @@ impl Default for PeerConfig {
             queue_capacity: 1024,
             connect_timeout: Duration::from_secs(5),
             handshake_timeout: Duration::from_secs(5),
-            reconnect_initial: Duration::from_millis(50),
-            reconnect_growth: 1.2,
-            reconnect_max: Duration::from_millis(500),
-            reconnect_jitter: (0.9, 1.1),
+            reconnect: BackoffConfig::foundationdb(),
             reconnect_reset_after: Duration::from_secs(5),
             ping_interval: Duration::from_secs(1),
             ping_timeout: Duration::from_secs(2),

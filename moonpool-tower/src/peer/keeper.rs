@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use moonpool_codec::NetworkAddress;
+use rand::Rng;
 use rand::rngs::StdRng;
-use rand::{Rng, RngExt};
 use tokio::time::Instant;
 use tower::{Service, ServiceExt};
 use tracing::{Instrument, debug, debug_span, warn};
@@ -18,6 +18,7 @@ use super::metrics::PeerState;
 use super::shared::PeerShared;
 use super::wire::Wire;
 use super::{Peer, PeerConfig};
+use crate::backoff::JitteredBackoffSession;
 use crate::transport::NodeContext;
 
 /// Starts the keeper of `shared` through the node's executor. `first` is an
@@ -33,7 +34,7 @@ pub(crate) fn spawn_keeper(
         handle: Peer::internal(shared.clone()),
         shared,
         rng: ctx.fork_rng(),
-        consecutive_failures: 0,
+        backoff: ctx.backoff.session(),
         delay_next_attempt: false,
     };
     ctx.spawn(keeper.run(first).instrument(span));
@@ -45,8 +46,8 @@ struct Keeper {
     /// Passed to the inbound handler; not counted as a user.
     handle: Peer,
     rng: StdRng,
-    /// Failures since the last healthy connection: the backoff exponent.
-    consecutive_failures: u32,
+    /// The reconnection schedule, restarted by a healthy connection.
+    backoff: JitteredBackoffSession,
     /// Whether the next attempt waits a reconnection delay first.
     delay_next_attempt: bool,
 }
@@ -94,7 +95,7 @@ impl Keeper {
             let (error, replacement) =
                 connection::run(&self.ctx, &self.shared, &self.handle, connection).await;
             if started.elapsed() >= self.config().reconnect_reset_after {
-                self.consecutive_failures = 0;
+                self.backoff.reset();
             }
             let (shutdown, idle) = (
                 matches!(error, ConnectionError::Shutdown),
@@ -138,12 +139,7 @@ impl Keeper {
     /// adopted instead (see [`incoming_wins`]).
     async fn connect(&mut self, address: NetworkAddress) -> Attempt {
         if self.delay_next_attempt {
-            let delay = reconnect_delay(
-                &self.ctx.config.peer,
-                self.consecutive_failures,
-                &mut self.rng,
-            );
-            self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+            let delay = self.backoff.next_delay();
             self.shared.set_state(PeerState::Backoff);
             debug!(?delay, "waiting before reconnecting");
             tokio::select! {
@@ -264,39 +260,5 @@ pub(super) async fn idle_expired(shared: &PeerShared, timeout: Duration) {
             return;
         }
         tokio::time::sleep_until(deadline).await;
-    }
-}
-
-/// FoundationDB's reconnection schedule: attempt `attempt` (from 0 since
-/// the last healthy connection) waits `min(max, initial * growth^attempt)`
-/// times a factor drawn from the jitter range.
-// Interim: replaced by the shared `backoff` module once it lands on main.
-fn reconnect_delay(config: &PeerConfig, attempt: u32, rng: &mut StdRng) -> Duration {
-    let exponent = i32::try_from(attempt).unwrap_or(i32::MAX);
-    let ceiling = (config.reconnect_initial.as_secs_f64() * config.reconnect_growth.powi(exponent))
-        .min(config.reconnect_max.as_secs_f64());
-    let (low, high) = config.reconnect_jitter;
-    let factor = if high > low {
-        rng.random_range(low..high)
-    } else {
-        low
-    };
-    Duration::try_from_secs_f64(ceiling * factor).unwrap_or(config.reconnect_max)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rand::SeedableRng;
-
-    #[test]
-    fn reconnect_delays_follow_foundationdb_defaults() {
-        let config = PeerConfig::default();
-        let mut rng = StdRng::seed_from_u64(1);
-        for attempt in 0..40 {
-            let ceiling = (0.05 * 1.2f64.powi(attempt as i32)).min(0.5);
-            let delay = reconnect_delay(&config, attempt, &mut rng).as_secs_f64();
-            assert!(delay >= ceiling * 0.9 - 1e-9 && delay <= ceiling * 1.1 + 1e-9);
-        }
     }
 }

@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{InboundHandler, TransportConfig};
+use crate::backoff::{BackoffConfigError, JitteredBackoff};
 use crate::executor::SharedExecutor;
 use crate::net::BoxConnector;
 use crate::peer::{Established, PeerShared, lock, spawn_keeper};
@@ -23,6 +24,8 @@ pub(crate) struct NodeContext {
     pub(crate) local: Option<NetworkAddress>,
     pub(crate) handler: Arc<dyn InboundHandler>,
     pub(crate) shutdown: CancellationToken,
+    /// Makes each keeper's reconnection schedule (validated at build).
+    pub(crate) backoff: JitteredBackoff,
     connector: Mutex<BoxConnector>,
     executor: SharedExecutor,
     rng: Mutex<StdRng>,
@@ -40,21 +43,23 @@ impl NodeContext {
         handler: Arc<dyn InboundHandler>,
         connector: BoxConnector,
         executor: SharedExecutor,
-        rng: StdRng,
-    ) -> Self {
+        mut rng: StdRng,
+    ) -> Result<Self, BackoffConfigError> {
+        let backoff = JitteredBackoff::new(config.peer.reconnect, StdRng::from_rng(&mut rng))?;
         let (guard, done) = mpsc::channel(1);
-        Self {
+        Ok(Self {
             config,
             local,
             handler,
             shutdown: CancellationToken::new(),
+            backoff,
             connector: Mutex::new(connector),
             executor,
             rng: Mutex::new(rng),
             peers: Mutex::new(BTreeMap::new()),
             task_guard: Mutex::new(Some(guard)),
             tasks_done: tokio::sync::Mutex::new(done),
-        }
+        })
     }
 
     /// Starts a task through the executor; it counts as running until it

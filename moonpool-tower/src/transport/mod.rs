@@ -34,6 +34,7 @@ pub use inbound::{DiscardInbound, Inbound, InboundChannel, InboundHandler};
 
 pub(crate) use context::NodeContext;
 
+use crate::backoff::BackoffConfigError;
 use crate::executor::{Executor, SharedExecutor, TokioExecutor, share};
 use crate::net::{BoxConnector, BoxIncoming, box_connector, box_incoming};
 use crate::peer::Peer;
@@ -162,7 +163,11 @@ impl TransportBuilder {
     /// Builds the transport and starts its accept loop, if it listens.
     /// Must be called where the executor can spawn (inside a tokio runtime
     /// for the default one).
-    pub fn build(self) -> Transport {
+    ///
+    /// Fails if the configuration's reconnection schedule
+    /// ([`PeerConfig::reconnect`](crate::peer::PeerConfig::reconnect)) is
+    /// invalid.
+    pub fn build(self) -> Result<Transport, BackoffConfigError> {
         let (local, incoming) = match self.listen {
             Some((address, incoming)) => (Some(address), Some(incoming)),
             None => (None, None),
@@ -174,13 +179,13 @@ impl TransportBuilder {
             self.connector,
             self.executor,
             self.rng,
-        ));
+        )?);
         if let Some(incoming) = incoming {
             ctx.spawn(accept::accept_loop(ctx.clone(), incoming));
         }
-        Transport {
+        Ok(Transport {
             handle: Arc::new(TransportHandle { ctx }),
-        }
+        })
     }
 }
 

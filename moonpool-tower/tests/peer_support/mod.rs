@@ -134,7 +134,8 @@ impl MemoryNet {
             .listen(NetworkAddress::from(address), self.listen(address))
             .config(config)
             .inbound(handler)
-            .build();
+            .build()
+            .unwrap();
         Node {
             transport,
             received,
@@ -147,7 +148,8 @@ impl MemoryNet {
         let transport = Transport::builder(self.connector(), StdRng::seed_from_u64(seed))
             .config(config)
             .inbound(handler)
-            .build();
+            .build()
+            .unwrap();
         Node {
             transport,
             received,
