@@ -116,8 +116,12 @@ impl PeerShared {
         Ok(receipt)
     }
 
+    /// Forgets reliable packet `seq`. An acknowledgement is activity: the
+    /// idle timer starts again.
     pub(crate) fn cancel(&self, seq: u64) {
-        lock(&self.queue).cancel(seq);
+        if lock(&self.queue).cancel(seq) {
+            self.touch();
+        }
     }
 
     pub(crate) fn is_reliable_pending(&self, seq: u64) -> bool {
