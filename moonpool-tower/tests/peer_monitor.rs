@@ -129,3 +129,34 @@ async fn a_connect_that_hangs_times_out() {
     assert!(start.elapsed() >= Duration::from_secs(5));
     assert_eq!(peer.metrics().unreliable_discarded, 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_transport_answers_a_ping_with_a_pong_on_the_same_connection() {
+    let net = MemoryNet::default();
+    let address = addr("10.0.0.1:1");
+    let _server = net.server(address, 1, TransportConfig::default());
+    let stream = net.connect(address).await.unwrap();
+    let mut framed = Framed::new(stream, PacketCodec::new());
+    framed.send(handshake_frame()).await.unwrap();
+    assert_eq!(framed.next().await.unwrap().unwrap().token, HANDSHAKE_TOKEN);
+
+    // The ping of docs/handshake.md's test vector, written as raw bytes.
+    let ping = hex("21000000c327fd4cffffffffffffffff0100000000000000002a00000000000000");
+    tokio::io::AsyncWriteExt::write_all(framed.get_mut(), &ping)
+        .await
+        .unwrap();
+    let pong = framed.next().await.unwrap().unwrap();
+    let mut encoded = bytes::BytesMut::new();
+    tokio_util::codec::Encoder::encode(&mut PacketCodec::new(), pong, &mut encoded).unwrap();
+    assert_eq!(
+        encoded.to_vec(),
+        hex("210000008bf1c3b8ffffffffffffffff0100000000000000012a00000000000000")
+    );
+}
+
+fn hex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}

@@ -111,8 +111,10 @@ impl Keeper {
             }
             next = replacement;
         }
-        self.shared.close();
+        // Out of the map first, so that `Transport::peer` never hands out a
+        // peer that is about to close.
         self.ctx.remove(&self.shared);
+        self.shared.close();
         debug!("peer closed");
     }
 

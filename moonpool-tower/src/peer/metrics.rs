@@ -107,8 +107,8 @@ impl FailureCounts {
 
 /// A snapshot of a peer's counters ([`Peer::metrics`](super::Peer::metrics)).
 ///
-/// Bytes are those of whole frames (header included), handshake, ping and
-/// pong frames included.
+/// Bytes are those of whole frames, header included: application, ping and
+/// pong frames (the handshake frames are not counted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PeerMetrics {
     /// Frame bytes handed to connections.
