@@ -181,7 +181,8 @@ impl TransportBuilder {
             self.rng,
         )?);
         if let Some(incoming) = incoming {
-            ctx.spawn(accept::accept_loop(ctx.clone(), incoming));
+            // A fresh context is not shut down: the loop always starts.
+            let _ = ctx.spawn(accept::accept_loop(ctx.clone(), incoming));
         }
         Ok(Transport {
             handle: Arc::new(TransportHandle { ctx }),
