@@ -147,10 +147,13 @@ impl World {
                 to: client.local,
             },
         );
-        if client.state == EndState::Connecting {
-            client.state = EndState::Refused;
-            wakes.push(client.read_waker.take());
+        match client.state {
+            EndState::Connecting => {
+                // The connect future takes the refusal and frees the connection.
+                client.state = EndState::Refused;
+                wakes.push(client.read_waker.take());
+            }
+            _ => self.free_if_dead(key),
         }
-        self.free_if_dead(key);
     }
 }
