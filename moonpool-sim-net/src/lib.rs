@@ -85,6 +85,7 @@
 pub mod config;
 pub mod host;
 pub(crate) mod net;
+mod seed;
 pub mod sim;
 pub mod tcp;
 pub mod trace;
