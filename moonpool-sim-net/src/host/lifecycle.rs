@@ -147,6 +147,7 @@ impl Shared {
                         return;
                     };
                     let error = SimError::HostFailed {
+                        trace_hash: world.net.trace.hash(),
                         name: host.name.clone(),
                         ip: host.ip,
                         incarnation,
@@ -170,8 +171,10 @@ impl Shared {
                 .get(id)
                 .map(|host| (host.name.clone(), host.ip))
                 .unwrap_or_else(|| (String::new(), Ipv4Addr::UNSPECIFIED));
+            let trace_hash = world.net.trace.hash();
             world.fail(
                 SimError::TaskPanicked {
+                    trace_hash,
                     name,
                     ip,
                     at,

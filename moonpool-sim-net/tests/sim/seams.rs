@@ -62,3 +62,23 @@ fn generic_connector_and_accept_stream_code_runs_on_the_simulator() {
         .run(Duration::from_secs(10))
         .unwrap();
 }
+
+#[test]
+fn public_types_have_the_promised_auto_traits() {
+    fn stream<T: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static>() {}
+    fn shared<T: Clone + Send + Sync + 'static>() {}
+    fn send<T: Send + 'static>() {}
+    fn connector<M: MakeConnection<SocketAddr, Connection = moonpool_sim_net::SimTcpStream>>() {}
+    fn incoming<S: Stream<Item = io::Result<(moonpool_sim_net::SimTcpStream, SocketAddr)>>>() {}
+    stream::<moonpool_sim_net::SimTcpStream>();
+    shared::<moonpool_sim_net::SimHandle>();
+    shared::<moonpool_sim_net::HostHandle>();
+    shared::<SimConnector>();
+    send::<moonpool_sim_net::SimTcpListener>();
+    send::<moonpool_sim_net::SimIncoming>();
+    send::<moonpool_sim_net::ConnectFuture>();
+    send::<moonpool_sim_net::SimError>();
+    send::<moonpool_sim_net::Sim>();
+    connector::<SimConnector>();
+    incoming::<moonpool_sim_net::SimIncoming>();
+}
