@@ -82,3 +82,27 @@ fn public_types_have_the_promised_auto_traits() {
     connector::<SimConnector>();
     incoming::<moonpool_sim_net::SimIncoming>();
 }
+
+#[test]
+fn a_connector_made_in_a_host_connects_from_it_whichever_task_calls_it() {
+    Sim::new(42)
+        .host("server", ip(1), || async {
+            serve(SimTcpListener::bind("0.0.0.0:4000").await?.into_stream()).await
+        })
+        .workload("client", ip(2), async {
+            let connector = SimConnector::new();
+            // A plain tokio task (a tower Buffer worker, say) belongs to no host.
+            let escaped = tokio::spawn(async move {
+                let mut connector = connector;
+                let stream =
+                    tower::ServiceExt::oneshot(&mut connector, SocketAddr::from((ip(1), 4000)))
+                        .await
+                        .unwrap();
+                stream.local_addr().unwrap()
+            });
+            assert_eq!(escaped.await.unwrap().ip(), ip(2));
+            Ok::<(), io::Error>(())
+        })
+        .run(Duration::from_secs(10))
+        .unwrap();
+}
