@@ -1,0 +1,201 @@
+//! The node: its listening address, its accept loop, its peers.
+//!
+//! A [`Transport`] owns one [`Peer`] per remote address, created on first
+//! use ([`Transport::peer`]). Incoming connections are accepted from any
+//! `Stream<Item = io::Result<(IO, SocketAddr)>>`; after the handshake each
+//! serves as the connection of the peer of the address the remote
+//! announced, or of a new anonymous peer for a client that does not listen.
+//! Every received packet (other than handshake, ping and pong frames) goes
+//! to the [`InboundHandler`] the transport was built with, with the `Peer`
+//! to reply through.
+//!
+//! **Simultaneous connects.** When two nodes dial each other at once, both
+//! keep the connection initiated by the node with the lower listening
+//! address (`NetworkAddress` order: IP, then port, then flags); the other is
+//! closed by both, its reliable packets resent on the winner (its unsent
+//! unreliable packets are discarded, as on any connection end).
+
+mod accept;
+mod config;
+mod context;
+mod inbound;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use futures_core::Stream;
+use moonpool_codec::NetworkAddress;
+use rand::rngs::StdRng;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tower::BoxError;
+
+pub use config::{AcceptConfig, TransportConfig};
+pub use inbound::{DiscardInbound, Inbound, InboundChannel, InboundHandler};
+
+pub(crate) use context::NodeContext;
+
+use crate::backoff::BackoffConfigError;
+use crate::executor::{Executor, SharedExecutor, TokioExecutor, share};
+use crate::net::{BoxConnector, BoxIncoming, box_connector, box_incoming};
+use crate::peer::Peer;
+
+/// A node of the network: a cheaply `Clone` handle.
+///
+/// When the last handle is dropped the transport shuts down (without
+/// waiting); [`Transport::shutdown`] shuts down and waits.
+#[derive(Clone)]
+pub struct Transport {
+    handle: Arc<TransportHandle>,
+}
+
+/// Shuts the node down when the last `Transport` handle goes.
+struct TransportHandle {
+    ctx: Arc<NodeContext>,
+}
+
+impl Drop for TransportHandle {
+    fn drop(&mut self) {
+        self.ctx.shutdown.cancel();
+    }
+}
+
+impl Transport {
+    /// Starts building a transport that dials through `connector` (any
+    /// `tower::MakeConnection<SocketAddr>` that is `Clone + Send`) and draws
+    /// its randomness (connection ids, backoff jitter) from `rng`.
+    pub fn builder<C>(connector: C, rng: StdRng) -> TransportBuilder
+    where
+        C: tower::Service<SocketAddr> + Clone + Send + 'static,
+        C::Response: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+        C::Error: Into<BoxError>,
+        C::Future: Send + 'static,
+    {
+        TransportBuilder {
+            connector: box_connector(connector),
+            rng,
+            listen: None,
+            executor: share(TokioExecutor),
+            config: TransportConfig::default(),
+            handler: Arc::new(DiscardInbound),
+        }
+    }
+
+    /// The peer of `address`, created on first use. Its keeper connects only
+    /// once something is queued.
+    pub fn peer(&self, address: NetworkAddress) -> Peer {
+        Peer::new(self.handle.ctx.peer(address))
+    }
+
+    /// The address this node listens at and announces, if it listens.
+    pub fn local_address(&self) -> Option<NetworkAddress> {
+        self.handle.ctx.local
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &TransportConfig {
+        &self.handle.ctx.config
+    }
+
+    /// The addresses of the peers the transport currently keeps.
+    pub fn peer_addresses(&self) -> Vec<NetworkAddress> {
+        self.handle.ctx.peer_addresses()
+    }
+
+    /// Stops accepting, closes every connection and every peer (queued
+    /// packets are dropped; `call` on any handle then fails with
+    /// [`PeerError::Closed`](crate::peer::PeerError::Closed)), and waits
+    /// until every task the transport started has finished.
+    pub async fn shutdown(&self) {
+        self.handle.ctx.shutdown().await;
+    }
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("local", &self.handle.ctx.local)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Transport`] (see [`Transport::builder`]).
+pub struct TransportBuilder {
+    connector: BoxConnector,
+    rng: StdRng,
+    listen: Option<(NetworkAddress, BoxIncoming)>,
+    executor: SharedExecutor,
+    config: TransportConfig,
+    handler: Arc<dyn InboundHandler>,
+}
+
+impl TransportBuilder {
+    /// Accepts connections from `incoming` and announces `address` as ours
+    /// (the address remotes dial: with port 0 binding, the bound port). A
+    /// transport that does not listen is a client: remotes reply on the
+    /// connections it opened.
+    pub fn listen<S, IO>(mut self, address: NetworkAddress, incoming: S) -> Self
+    where
+        S: Stream<Item = io::Result<(IO, SocketAddr)>> + Send + 'static,
+        IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        self.listen = Some((address, box_incoming(incoming)));
+        self
+    }
+
+    /// Starts background tasks through `executor` instead of `tokio::spawn`.
+    pub fn executor<E: Executor>(mut self, executor: E) -> Self {
+        self.executor = share(executor);
+        self
+    }
+
+    /// Replaces the default configuration.
+    pub fn config(mut self, config: TransportConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Delivers received packets to `handler` (default: [`DiscardInbound`]).
+    pub fn inbound<H: InboundHandler>(mut self, handler: H) -> Self {
+        self.handler = Arc::new(handler);
+        self
+    }
+
+    /// Builds the transport and starts its accept loop, if it listens.
+    /// Must be called where the executor can spawn (inside a tokio runtime
+    /// for the default one).
+    ///
+    /// Fails if the configuration's reconnection schedule
+    /// ([`PeerConfig::reconnect`](crate::peer::PeerConfig::reconnect)) is
+    /// invalid.
+    pub fn build(self) -> Result<Transport, BackoffConfigError> {
+        let (local, incoming) = match self.listen {
+            Some((address, incoming)) => (Some(address), Some(incoming)),
+            None => (None, None),
+        };
+        let ctx = Arc::new(NodeContext::new(
+            self.config,
+            local,
+            self.handler,
+            self.connector,
+            self.executor,
+            self.rng,
+        )?);
+        if let Some(incoming) = incoming {
+            // A fresh context is not shut down: the loop always starts.
+            let _ = ctx.spawn(accept::accept_loop(ctx.clone(), incoming));
+        }
+        Ok(Transport {
+            handle: Arc::new(TransportHandle { ctx }),
+        })
+    }
+}
+
+impl std::fmt::Debug for TransportBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransportBuilder")
+            .field("listen", &self.listen.as_ref().map(|(address, _)| address))
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
