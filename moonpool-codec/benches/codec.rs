@@ -30,11 +30,15 @@ const RATIO_ROUND: Duration = Duration::from_millis(150);
 /// A read/write buffer with room for a few frames, as a `Framed` buffer has.
 ///
 /// `LengthDelimitedCodec` reserves room for the next header right after it
-/// splits a frame off; in a buffer sized to exactly one frame that
-/// reservation reallocates on every frame, and the benchmark would measure
-/// the allocator instead of the codec. Both codecs get the same buffer.
+/// splits a frame off, while that frame still shares the buffer. When the
+/// split leaves less than a header of room, that reservation allocates a
+/// fresh buffer, and the benchmark would measure the allocator (glibc's
+/// mmap threshold, even) instead of the codec. Room for four frames plus
+/// some slack means a split never leaves the buffer full, and a buffer
+/// that has been consumed whole is reclaimed in place by the next encode.
+/// Both codecs get the same buffer.
 fn buffer(len: usize) -> BytesMut {
-    BytesMut::with_capacity(4 * (len + HEADER_LEN))
+    BytesMut::with_capacity(4 * (len + HEADER_LEN) + 64)
 }
 
 fn payload(len: usize) -> Bytes {
