@@ -166,8 +166,3 @@ pub(crate) fn publish_value(update: impl FnOnce(&mut StateMap)) {
         fail_iteration(message);
     }
 }
-
-/// A snapshot of the published state (for the runner's quiescence checks).
-pub(crate) fn state_snapshot() -> Option<(Arc<StateMap>, Arc<[Invariant]>)> {
-    with_context(|context| (Arc::clone(&context.state), Arc::clone(&context.invariants)))
-}

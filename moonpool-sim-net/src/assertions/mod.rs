@@ -31,6 +31,7 @@ pub use context::{current_seed, fail_iteration, in_simulation, shutdown_signal};
 pub use coverage::{AlwaysCoverage, Coverage, CoverageTable};
 pub use site::Site;
 
+pub(crate) use record::AssertionRecord;
 pub(crate) use site::mix64;
 
 /// `true` when this call site is switched on for the iteration and fires

@@ -51,7 +51,4 @@ pub enum RunnerError {
         #[source]
         source: io::Error,
     },
-    /// The iteration's runtime could not be built.
-    #[error("cannot build the iteration's runtime")]
-    Runtime(#[source] io::Error),
 }

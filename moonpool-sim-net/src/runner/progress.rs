@@ -11,7 +11,8 @@ const REDRAW_INTERVAL_SECS: f64 = 0.5;
 pub(crate) struct Stopwatch(std::time::Instant);
 
 impl Stopwatch {
-    #[allow(clippy::disallowed_methods)] // Wall time for display only; never feeds behaviour.
+    // Wall time for the report and progress line only; never feeds behaviour.
+    #[allow(clippy::disallowed_types, clippy::disallowed_methods)]
     pub(crate) fn start() -> Self {
         Self(std::time::Instant::now())
     }
@@ -31,9 +32,10 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
-    pub(crate) fn new(started: Stopwatch) -> Self {
+    /// A progress line, drawn only if `wanted` and stderr is a terminal.
+    pub(crate) fn new(started: Stopwatch, wanted: bool) -> Self {
         Self {
-            enabled: std::io::stderr().is_terminal(),
+            enabled: wanted && std::io::stderr().is_terminal(),
             started,
             last_draw: f64::NEG_INFINITY,
             drawn: false,

@@ -5,7 +5,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id};
-use tracing::{Event, Subscriber};
+use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -13,6 +13,10 @@ use super::recorder;
 
 /// The field that names the track (host) of an event or span.
 const HOST_FIELD: &str = "host";
+/// The simulator's own host span: `host{name, ip, incarnation}`.
+const HOST_SPAN: &str = "host";
+/// The address field of the simulator's host span.
+const IP_FIELD: &str = "ip";
 /// The field `tracing` puts an event's message in.
 const MESSAGE_FIELD: &str = "message";
 
@@ -29,15 +33,32 @@ const MESSAGE_FIELD: &str = "message";
 /// let _guard = tracing::subscriber::set_default(subscriber);
 /// tracing::info!(host = "10.0.0.1", "leader elected");
 /// ```
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct TimelineLayer {
-    _private: (),
+    max_level: Level,
+}
+
+impl Default for TimelineLayer {
+    /// Records events up to `INFO`: the simulator's own `debug!`/`trace!`
+    /// chatter would drown the user's events, and the network events are
+    /// on the timeline anyway.
+    fn default() -> Self {
+        Self {
+            max_level: Level::INFO,
+        }
+    }
 }
 
 impl TimelineLayer {
-    /// The layer.
+    /// The layer, recording events up to `INFO`.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Records events up to `level` (`Level::TRACE` records all).
+    pub fn with_max_level(mut self, level: Level) -> Self {
+        self.max_level = level;
+        self
     }
 }
 
@@ -55,13 +76,19 @@ where
         }
         let mut fields = Fields::default();
         attrs.record(&mut fields);
-        if let (Some(host), Some(span)) = (fields.host, ctx.span(id)) {
+        let host = fields.host.or_else(|| {
+            (attrs.metadata().name() == HOST_SPAN)
+                .then(|| fields.args.get(IP_FIELD).map(value_text))
+                .flatten()
+        });
+        if let (Some(host), Some(span)) = (host, ctx.span(id)) {
             span.extensions_mut().insert(SpanHost(host));
         }
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        if !recorder::is_recording() {
+        // Levels order by verbosity: TRACE is the greatest.
+        if *event.metadata().level() > self.max_level || !recorder::is_recording() {
             return;
         }
         let mut fields = Fields::default();
@@ -90,22 +117,20 @@ struct Fields {
 impl Fields {
     fn put(&mut self, field: &Field, value: Value) {
         match field.name() {
-            HOST_FIELD => {
-                self.host = Some(match value {
-                    Value::String(text) => text,
-                    other => other.to_string(),
-                });
-            }
-            MESSAGE_FIELD => {
-                self.message = Some(match value {
-                    Value::String(text) => text,
-                    other => other.to_string(),
-                });
-            }
+            HOST_FIELD => self.host = Some(value_text(&value)),
+            MESSAGE_FIELD => self.message = Some(value_text(&value)),
             name => {
                 self.args.insert(name.to_owned(), value);
             }
         }
+    }
+}
+
+/// A field value as plain text (strings without their JSON quotes).
+fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
     }
 }
 

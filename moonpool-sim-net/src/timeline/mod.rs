@@ -19,6 +19,7 @@
 
 mod chrome;
 mod layer;
+mod net;
 pub(crate) mod recorder;
 
 use std::path::Path;
@@ -27,6 +28,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 pub use layer::TimelineLayer;
+pub use net::{add_net_events, host_track};
 
 /// Track that user events without a host land on.
 pub const USER_TRACK: &str = "user";

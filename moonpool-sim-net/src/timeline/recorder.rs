@@ -4,6 +4,7 @@
 //! cheap thread-local check.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -16,9 +17,12 @@ thread_local! {
 
 #[derive(Debug)]
 struct Recorder {
-    /// Simulated instant the iteration started; set from inside the
-    /// iteration's runtime, whose paused clock is the simulated one.
+    /// Simulated instant the iteration started, learnt from the first event
+    /// emitted inside a host (where [`crate::SimHandle`] knows the elapsed
+    /// simulated time), for events emitted outside any host.
     origin: Option<tokio::time::Instant>,
+    /// Host name or address → track name.
+    aliases: BTreeMap<String, String>,
     timeline: Timeline,
 }
 
@@ -28,10 +32,11 @@ struct Recorder {
 pub(crate) struct RecorderGuard(());
 
 impl RecorderGuard {
-    pub(crate) fn install(timeline: Timeline) -> Self {
+    pub(crate) fn install(timeline: Timeline, aliases: BTreeMap<String, String>) -> Self {
         RECORDER.with(|recorder| {
             *recorder.borrow_mut() = Some(Recorder {
                 origin: None,
+                aliases,
                 timeline,
             });
         });
@@ -54,32 +59,37 @@ impl Drop for RecorderGuard {
     }
 }
 
-/// Marks now (on the iteration's simulated clock) as time zero. Called
-/// from inside the iteration's runtime as it starts.
-pub(crate) fn start_clock() {
-    with_recorder(|recorder| {
-        recorder
-            .origin
-            .get_or_insert_with(tokio::time::Instant::now);
-    });
-}
-
 /// Whether a timeline is being recorded on this thread.
 pub(crate) fn is_recording() -> bool {
     with_recorder(|_| ()).is_some()
 }
 
-/// Adds a user event at the current simulated time.
-pub(crate) fn record_user_event(track: Option<&str>, name: String, args: Map<String, Value>) {
+/// Adds a user event at the current simulated time, on the track `host`
+/// (a host name or address) maps to.
+pub(crate) fn record_user_event(host: Option<&str>, name: String, args: Map<String, Value>) {
+    // Ask the simulator before borrowing the recorder: it takes its own lock.
+    let elapsed = crate::SimHandle::current().map(|handle| handle.elapsed());
     with_recorder(|recorder| {
         let now = tokio::time::Instant::now();
-        let at = recorder
-            .origin
-            .map(|origin| now.saturating_duration_since(origin))
-            .unwrap_or(Duration::ZERO);
-        recorder
-            .timeline
-            .instant(at, track.unwrap_or(USER_TRACK), "user", name, args);
+        let at = match (elapsed, recorder.origin) {
+            (Some(elapsed), _) => {
+                recorder
+                    .origin
+                    .get_or_insert_with(|| now.checked_sub(elapsed).unwrap_or(now));
+                elapsed
+            }
+            (None, Some(origin)) => now.saturating_duration_since(origin),
+            (None, None) => Duration::ZERO,
+        };
+        let track = match host {
+            Some(host) => recorder
+                .aliases
+                .get(host)
+                .map_or(host, String::as_str)
+                .to_owned(),
+            None => USER_TRACK.to_owned(),
+        };
+        recorder.timeline.instant(at, &track, "user", name, args);
     });
 }
 
