@@ -136,7 +136,11 @@ impl SimulationBuilder {
         let (failed, shutdown) = (context.failed.clone(), context.shutdown.clone());
         let guard = ContextGuard::install(context);
         let recorder = options.timeline.then(|| self.start_timeline(seed));
-        let subscriber = (options.timeline && !tracing::dispatcher::has_been_set()).then(|| {
+        // User events reach the timeline through a subscriber with the
+        // TimelineLayer; install one for this iteration if there is none.
+        let no_subscriber =
+            tracing::dispatcher::get_default(|d| d.is::<tracing::subscriber::NoSubscriber>());
+        let subscriber = (options.timeline && no_subscriber).then(|| {
             let subscriber = tracing_subscriber::registry().with(TimelineLayer::new());
             tracing::subscriber::set_default(subscriber)
         });

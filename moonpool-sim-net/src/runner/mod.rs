@@ -38,7 +38,7 @@
 //! An invalid value is a [`RunnerError`], never a panic. A failing seed is
 //! printed on stderr with the one command that replays it, derived from how
 //! the program was started — under `cargo test`,
-//! `MOONPOOL_SEED=<n> cargo test -p <package> --test <target> -- <test path> --exact`;
+//! `MOONPOOL_SEED=<n> cargo test -p <package> --test <target> -- <test path> --exact --include-ignored`;
 //! for an example, `MOONPOOL_SEED=<n> cargo run -p <package> --example <name>`
 //! (`--release` added when the binary is a release build) — or set with
 //! [`SimulationBuilder::replay_command`].

@@ -62,8 +62,11 @@ impl Invocation {
                     _ => format!("--test {target}"),
                 };
                 let filter = match self.thread.as_deref() {
-                    // libtest runs each test on a thread named after it.
-                    Some(test) if test != "main" => format!(" -- {test} --exact"),
+                    // libtest runs each test on a thread named after it;
+                    // `--include-ignored` also reaches `#[ignore]`d sweeps.
+                    Some(test) if test != "main" => {
+                        format!(" -- {test} --exact --include-ignored")
+                    }
                     _ => String::new(),
                 };
                 format!("{prefix} cargo test{release}{package} {kind}{filter}")
@@ -113,7 +116,7 @@ mod tests {
         );
         assert_eq!(
             fill(&command, 42),
-            "MOONPOOL_SEED=42 cargo test -p moonpool-sim-net --test runner_replay -- sweep::failing_seed_replays --exact"
+            "MOONPOOL_SEED=42 cargo test -p moonpool-sim-net --test runner_replay -- sweep::failing_seed_replays --exact --include-ignored"
         );
     }
 
@@ -125,7 +128,9 @@ mod tests {
             Some("moonpool-sim-net"),
         );
         assert!(
-            command.ends_with("cargo test -p moonpool-sim-net --lib -- runner::tests::x --exact"),
+            command.ends_with(
+                "cargo test -p moonpool-sim-net --lib -- runner::tests::x --exact --include-ignored"
+            ),
             "{command}"
         );
     }

@@ -12,17 +12,17 @@ use moonpool_sim_net::runner::{Iterations, Seeds, SimulationBuilder};
 use moonpool_sim_net::{SimTcpListener, SimTcpStream, always, buggify, sometimes, spawn};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-pub const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-pub const PORT: u16 = 7000;
-pub const ROUNDS: u64 = 5;
+pub(crate) const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+pub(crate) const PORT: u16 = 7000;
+pub(crate) const ROUNDS: u64 = 5;
 
-pub fn client_ip(i: u8) -> Ipv4Addr {
+pub(crate) fn client_ip(i: u8) -> Ipv4Addr {
     Ipv4Addr::new(10, 0, 1, i)
 }
 
 /// The echo server: accepts until shutdown, echoes, counts echoed bytes in
 /// its published state.
-pub async fn echo_server() -> std::io::Result<()> {
+pub(crate) async fn echo_server() -> std::io::Result<()> {
     let listener = SimTcpListener::bind((Ipv4Addr::UNSPECIFIED, PORT)).await?;
     let shutdown = shutdown_signal();
     let echoed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -52,7 +52,7 @@ pub async fn echo_server() -> std::io::Result<()> {
 
 /// A client: `ROUNDS` round trips, each reply checked with `always!`;
 /// publishes how many bytes it sent.
-pub async fn echo_client(ip: Ipv4Addr) -> std::io::Result<()> {
+pub(crate) async fn echo_client(ip: Ipv4Addr) -> std::io::Result<()> {
     let mut stream = SimTcpStream::connect((SERVER, PORT)).await?;
     let mut sent = 0_u64;
     for round in 0..ROUNDS {
@@ -82,7 +82,7 @@ pub async fn echo_client(ip: Ipv4Addr) -> std::io::Result<()> {
 }
 
 /// Every byte sent was echoed: the server's count equals the clients' sum.
-pub fn echoed_everything() -> Invariant {
+pub(crate) fn echoed_everything() -> Invariant {
     Invariant::new("server echoed every byte sent", |state| {
         let sent: u64 = state.values::<u64>("sent").map(|(_, n)| *n).sum();
         let echoed = state.get::<u64>(SERVER, "echoed").copied().unwrap_or(0);
@@ -96,7 +96,7 @@ pub fn echoed_everything() -> Invariant {
 
 /// The echo system with `clients` clients, quiet progress, `iterations`
 /// derived seeds.
-pub fn echo_sim(clients: u8, iterations: u64) -> SimulationBuilder {
+pub(crate) fn echo_sim(clients: u8, iterations: u64) -> SimulationBuilder {
     let mut builder = SimulationBuilder::new()
         .host("server", SERVER, echo_server)
         .invariant(echoed_everything())
