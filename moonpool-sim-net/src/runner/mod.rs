@@ -8,6 +8,73 @@
 //! [`SimulationBuilder::run`] runs one iteration per seed, each on its own
 //! paused current-thread runtime, and returns a [`SimulationReport`].
 //!
+//! ```
+//! use std::net::Ipv4Addr;
+//! use std::time::Duration;
+//! use moonpool_sim_net::assertions::shutdown_signal;
+//! use moonpool_sim_net::invariants::{Invariant, publish};
+//! use moonpool_sim_net::runner::{Iterations, SimulationBuilder};
+//! use moonpool_sim_net::{SimTcpListener, SimTcpStream, always, buggify, sometimes, spawn};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+//! const CLIENT: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+//!
+//! async fn server() -> std::io::Result<()> {
+//!     let listener = SimTcpListener::bind("0.0.0.0:7000").await?;
+//!     let shutdown = shutdown_signal();
+//!     loop {
+//!         let (mut stream, _) = tokio::select! {
+//!             biased;
+//!             () = shutdown.cancelled() => return Ok(()),
+//!             accepted = listener.accept() => accepted?,
+//!         };
+//!         spawn(async move {
+//!             let mut buf = [0u8; 8];
+//!             while stream.read_exact(&mut buf).await.is_ok() {
+//!                 if buggify!() {
+//!                     tokio::time::sleep(Duration::from_millis(50)).await;
+//!                 }
+//!                 if stream.write_all(&buf).await.is_err() {
+//!                     break;
+//!                 }
+//!             }
+//!         });
+//!     }
+//! }
+//!
+//! async fn client() -> std::io::Result<()> {
+//!     let mut stream = SimTcpStream::connect((SERVER, 7000)).await?;
+//!     for round in 0..10u64 {
+//!         let sent = tokio::time::Instant::now();
+//!         stream.write_all(&round.to_le_bytes()).await?;
+//!         let mut reply = [0u8; 8];
+//!         stream.read_exact(&mut reply).await?;
+//!         always!(u64::from_le_bytes(reply) == round, "echo returns what was sent");
+//!         sometimes!(sent.elapsed() > Duration::from_millis(10), "a delayed echo");
+//!         publish(CLIENT, "rounds", round + 1);
+//!     }
+//!     Ok(())
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let report = SimulationBuilder::new()
+//!     .host("server", SERVER, server)
+//!     .workload("client", CLIENT, client)
+//!     .invariant(Invariant::new("all rounds done", |state| {
+//!         match state.get::<u64>(CLIENT, "rounds") {
+//!             Some(10) => Ok(()),
+//!             other => Err(format!("rounds: {other:?}")),
+//!         }
+//!     }))
+//!     .iterations(Iterations::Fixed(20))
+//!     .run()?; // honours MOONPOOL_SEED, MOONPOOL_ITERATIONS, …
+//! println!("{report}"); // summary, failures with replay commands, coverage table
+//! report.assert_passed();
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # One iteration
 //!
 //! 1. Hosts and workloads start; `buggify!`, `always!`, `sometimes!` and
