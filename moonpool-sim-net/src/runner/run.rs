@@ -17,6 +17,8 @@ use super::seeds::{Iterations, Seeds};
 struct Plan {
     seeds: Seeds,
     limit: u64,
+    /// `limit`, or fewer if the seeds run out first.
+    count: u64,
     until_covered: bool,
     coverage_required: bool,
     report: Option<PathBuf>,
@@ -29,6 +31,7 @@ impl Plan {
         let mut plan = Self {
             seeds: builder.seeds.clone(),
             limit: env.iterations.unwrap_or(builder.iterations.limit()),
+            count: 0,
             until_covered,
             coverage_required: until_covered || builder.require_coverage,
             report: env.report.clone(),
@@ -47,12 +50,14 @@ impl Plan {
             plan.until_covered = false;
             plan.coverage_required = false;
         }
-        let count = plan
+        plan.count = plan
             .seeds
             .len()
             .map_or(plan.limit, |len| len.min(plan.limit));
-        if plan.trace.is_some() && count != 1 {
-            return Err(RunnerError::TraceNeedsOneSeed { iterations: count });
+        if plan.trace.is_some() && plan.count != 1 {
+            return Err(RunnerError::TraceNeedsOneSeed {
+                iterations: plan.count,
+            });
         }
         Ok(plan)
     }
@@ -99,7 +104,7 @@ impl SimulationBuilder {
             timeline: plan.trace.is_some(),
         };
 
-        for index in 0..plan.limit {
+        for index in 0..plan.count {
             let Some(seed) = plan.seeds.get(index) else {
                 break;
             };
@@ -122,7 +127,7 @@ impl SimulationBuilder {
                     })?;
             }
             self.absorb(&mut report, run, &replay, &mut progress);
-            progress.update(report.iterations, plan.limit, report.failures.len());
+            progress.update(report.iterations, plan.count, report.failures.len());
             if plan.until_covered && report.coverage.is_complete() {
                 break;
             }
@@ -173,5 +178,81 @@ impl SimulationBuilder {
             }
             report.failures.push(failure);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(builder: SimulationBuilder, env: EnvOverrides) -> Plan {
+        Plan::new(&builder, &env).unwrap()
+    }
+
+    fn until_covered() -> SimulationBuilder {
+        SimulationBuilder::new().iterations(Iterations::UntilAllSometimes { max: 50 })
+    }
+
+    #[test]
+    fn the_builder_decides_without_overrides() {
+        let plan = plan(until_covered(), EnvOverrides::default());
+        assert_eq!(
+            (plan.count, plan.until_covered, plan.coverage_required),
+            (50, true, true)
+        );
+        assert_eq!(plan.seeds, Seeds::default());
+    }
+
+    #[test]
+    fn one_seed_replays_exactly_that_seed_without_judging_coverage() {
+        let env = EnvOverrides {
+            seed: Some(42),
+            iterations: Some(1000),
+            ..EnvOverrides::default()
+        };
+        let plan = plan(until_covered(), env);
+        assert_eq!((plan.seeds, plan.count), (Seeds::List(vec![42]), 1));
+        assert!(!plan.until_covered && !plan.coverage_required);
+    }
+
+    #[test]
+    fn a_seed_range_runs_the_whole_slice_or_the_iteration_count() {
+        let slice = |iterations| EnvOverrides {
+            seeds: Some(100..200),
+            iterations,
+            ..EnvOverrides::default()
+        };
+        let whole = plan(until_covered(), slice(None));
+        assert_eq!((whole.seeds.get(0), whole.count), (Some(100), 100));
+        assert!(!whole.coverage_required);
+        assert_eq!(plan(until_covered(), slice(Some(10))).count, 10);
+    }
+
+    #[test]
+    fn the_iteration_count_scales_the_builders_rule() {
+        let env = EnvOverrides {
+            iterations: Some(7),
+            ..EnvOverrides::default()
+        };
+        let plan = plan(until_covered(), env);
+        assert_eq!((plan.count, plan.until_covered), (7, true));
+    }
+
+    #[test]
+    fn a_trace_needs_one_seed() {
+        let env = EnvOverrides {
+            trace: Some("t.json".into()),
+            ..EnvOverrides::default()
+        };
+        let error = Plan::new(&SimulationBuilder::new(), &env).unwrap_err();
+        assert!(matches!(
+            error,
+            RunnerError::TraceNeedsOneSeed { iterations: 100 }
+        ));
+        let one = EnvOverrides {
+            seed: Some(1),
+            ..env
+        };
+        assert!(Plan::new(&SimulationBuilder::new(), &one).is_ok());
     }
 }
