@@ -232,3 +232,47 @@ fn a_nondeterministic_workload_is_caught_with_the_first_differing_event() {
         report.failures[0].message
     );
 }
+
+#[test]
+fn a_workload_that_panics_fails_its_seed_and_keeps_its_timeline() {
+    let path = temp_file("panic-trace.json");
+    let ip = client_ip(1);
+    let report = SimulationBuilder::new()
+        .host("server", SERVER, runner_support::echo_server)
+        .workload("client", ip, move || async move {
+            echo_client(ip).await?;
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            assert_eq!(1 + 1, 3, "arithmetic is broken");
+            Ok::<_, std::io::Error>(())
+        })
+        .progress(false)
+        .print_failures(false)
+        .run_with(&EnvOverrides {
+            seed: Some(5),
+            trace: Some(path.clone()),
+            ..EnvOverrides::default()
+        })
+        .unwrap();
+    assert!(
+        report.failures[0].message.contains("arithmetic is broken"),
+        "{}",
+        report.failures[0].message
+    );
+    assert!(report.trace_hashes.contains_key(&5));
+    let json = read_json(&path);
+    let delivered = json["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("recv 8 B"))
+        })
+        .count();
+    assert_eq!(
+        delivered as u64,
+        2 * runner_support::ROUNDS,
+        "every request and reply"
+    );
+}

@@ -2,10 +2,15 @@
 //! test vocabulary's context, shutdown, quiescence and invariants.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use pin_project::pin_project;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -70,6 +75,31 @@ fn capture(slot: &SnapshotSlot) {
     });
 }
 
+/// Captures the snapshot if the inner future panics, then lets the panic
+/// go on (the simulator reports it as the iteration's failure).
+#[pin_project]
+struct CaptureOnPanic<F> {
+    #[pin]
+    inner: F,
+    slot: SnapshotSlot,
+}
+
+impl<F: Future> Future for CaptureOnPanic<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let inner = this.inner;
+        match catch_unwind(AssertUnwindSafe(move || inner.poll(cx))) {
+            Ok(poll) => poll,
+            Err(payload) => {
+                capture(this.slot);
+                resume_unwind(payload)
+            }
+        }
+    }
+}
+
 /// The error a workload returns to end an iteration that already failed;
 /// the runner reports the recorded failure instead.
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +134,10 @@ impl WorkloadWrap {
     /// The workload, ended early by a recorded failure; the last workload
     /// to finish signals shutdown and waits for quiescence.
     async fn run(self, workload: HostFuture) -> Result<(), BoxError> {
+        let workload = CaptureOnPanic {
+            inner: workload,
+            slot: Arc::clone(&self.snapshot),
+        };
         let work = async {
             let result = workload.await;
             match &result {
@@ -165,7 +199,11 @@ impl SimulationBuilder {
             } else {
                 let (factory, snapshot) = (Arc::clone(&host.factory), Arc::clone(&snapshot));
                 sim = sim.host(&host.name, host.ip, move || {
-                    let (root, snapshot) = (factory(), Arc::clone(&snapshot));
+                    let root = CaptureOnPanic {
+                        inner: factory(),
+                        slot: Arc::clone(&snapshot),
+                    };
+                    let snapshot = Arc::clone(&snapshot);
                     async move {
                         let result = root.await;
                         if result.is_err() {
