@@ -102,10 +102,29 @@
 //!   and resets every socket; nothing of a dead incarnation runs again.
 //! - **Time.** Simulated time is `tokio::time::Instant` on a paused clock,
 //!   which tokio's timer wheel advances in steps of 1 ms.
+//!
+//! # Where the simulated TCP differs from a kernel's
+//!
+//! The conformance suite (`tests/conformance`) runs the same bodies against
+//! real TCP and the simulator; these differences are deliberate:
+//!
+//! - packets become visible at the first 1 ms tick at or after their drawn
+//!   arrival time (tokio's timer resolution), in drawn order;
+//! - window updates are instantaneous: when the receiver reads, the sender
+//!   may transmit at once (no ACK travels back), and a segment leaves the
+//!   sender's buffer when it arrives;
+//! - a connection attempt beyond a listener's backlog is refused instead of
+//!   being retried by the client;
+//! - a RST discards the receiver's unread bytes at once (Linux may still let
+//!   them be read first);
+//! - there is no `TIME_WAIT`: a port is reusable once both ends have closed;
+//! - an empty read returns at once, where tokio's `TcpStream` first waits for
+//!   readability; both return `Ok(0)` without consuming anything.
 
 pub mod config;
 pub mod host;
 pub(crate) mod net;
+mod seed;
 pub mod sim;
 pub mod tcp;
 pub mod trace;

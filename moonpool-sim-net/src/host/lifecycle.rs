@@ -16,6 +16,7 @@ use super::spawn::spawn_in;
 use super::{HostContext, HostError, HostId};
 use crate::BoxError;
 use crate::net::connection::{EndState, Side, send_reset};
+use crate::seed::derive_seed;
 use crate::sim::{SimError, WorkloadStatus};
 use crate::trace::NetEvent;
 use crate::world::{Shared, Wakes, World};
@@ -146,6 +147,7 @@ impl Shared {
                         return;
                     };
                     let error = SimError::HostFailed {
+                        trace_hash: world.net.trace.hash(),
                         name: host.name.clone(),
                         ip: host.ip,
                         incarnation,
@@ -169,8 +171,10 @@ impl Shared {
                 .get(id)
                 .map(|host| (host.name.clone(), host.ip))
                 .unwrap_or_else(|| (String::new(), Ipv4Addr::UNSPECIFIED));
+            let trace_hash = world.net.trace.hash();
             world.fail(
                 SimError::TaskPanicked {
+                    trace_hash,
                     name,
                     ip,
                     at,
@@ -201,21 +205,6 @@ impl Shared {
         };
         StdRng::seed_from_u64(derive_seed(self.seed, &[stream, incarnation, draw]))
     }
-}
-
-/// Mixes `parts` into `seed` with splitmix64 steps: distinct inputs give
-/// unrelated seeds.
-pub(crate) fn derive_seed(seed: u64, parts: &[u64]) -> u64 {
-    parts.iter().fold(splitmix64(seed), |acc, &part| {
-        splitmix64(acc ^ splitmix64(part))
-    })
-}
-
-fn splitmix64(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
 }
 
 impl World {

@@ -12,6 +12,7 @@ use tracing::warn;
 use super::HostContext;
 use super::handle::SimHandle;
 use super::task::HostTask;
+use crate::tcp::SimConnector;
 
 /// A host's spawner and identity: `Clone + Send + Sync`, cheap to clone.
 ///
@@ -83,6 +84,12 @@ impl HostHandle {
     /// seed gives the same streams in the same order.
     pub fn rng(&self) -> StdRng {
         self.ctx.shared.host_rng(Some(self.ctx.host))
+    }
+
+    /// A connector that connects from this host (incarnation), whichever
+    /// task calls it.
+    pub fn connector(&self) -> SimConnector {
+        SimConnector::for_host(self.ctx.clone())
     }
 
     /// The simulation this host lives in.

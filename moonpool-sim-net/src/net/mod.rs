@@ -19,6 +19,7 @@ pub(crate) use listen::Listener;
 use queue::{Event, EventQueue};
 
 use crate::config::NetConfig;
+use crate::seed::{NET_STREAM, derive_seed};
 use crate::trace::{EventTrace, NetEvent};
 use crate::world::Wakes;
 
@@ -41,7 +42,7 @@ impl Net {
         let latency_ns = (nanos(config.latency.start()), nanos(config.latency.end()));
         Self {
             config,
-            rng: StdRng::seed_from_u64(seed),
+            rng: StdRng::seed_from_u64(derive_seed(seed, &[NET_STREAM])),
             latency_ns,
             queue: EventQueue::new(),
             armed: None,

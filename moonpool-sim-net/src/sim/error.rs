@@ -24,6 +24,8 @@ pub enum SimError {
     /// A host's factory or workload returned an error.
     #[error("host {name} ({ip}) incarnation {incarnation} failed at {at:?}: {source}")]
     HostFailed {
+        /// Stable hash of the network events until the failure.
+        trace_hash: u64,
         /// The host's name.
         name: String,
         /// The host's address.
@@ -39,6 +41,8 @@ pub enum SimError {
     /// A task of a host panicked.
     #[error("a task of host {name} ({ip}) panicked at {at:?}: {message}")]
     TaskPanicked {
+        /// Stable hash of the network events until the panic.
+        trace_hash: u64,
         /// The host's name.
         name: String,
         /// The host's address.
@@ -72,4 +76,19 @@ pub enum SimError {
     /// tokio could not build the iteration's runtime.
     #[error("could not build the simulation runtime")]
     Runtime(#[source] std::io::Error),
+}
+
+impl SimError {
+    /// The stable hash of the network events until the failure, for errors
+    /// that happen while the iteration runs: replaying the seed must give
+    /// the same error with the same hash.
+    pub fn trace_hash(&self) -> Option<u64> {
+        match self {
+            SimError::Stalled(report) | SimError::BudgetExceeded(report) => Some(report.trace_hash),
+            SimError::HostFailed { trace_hash, .. } | SimError::TaskPanicked { trace_hash, .. } => {
+                Some(*trace_hash)
+            }
+            _ => None,
+        }
+    }
 }

@@ -183,6 +183,9 @@ impl Sim {
     /// starts paused, until every workload has finished, something failed, or
     /// `budget` of simulated time has passed. Never hangs: a stalled
     /// iteration ends at its budget with [`SimError::Stalled`].
+    ///
+    /// Blocks the calling thread. Called from async code (inside another
+    /// tokio runtime), it runs the iteration on a thread of its own.
     pub fn run(self, budget: Duration) -> Result<SimOutcome, SimError> {
         run::run(self, budget)
     }

@@ -13,6 +13,20 @@ use crate::net::Net;
 use crate::world::{Shared, World};
 
 pub(super) fn run(sim: Sim, budget: Duration) -> Result<SimOutcome, SimError> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        // Called from async code (a `#[tokio::test]`, say): a runtime can not
+        // block inside another, so the iteration gets a thread of its own.
+        return std::thread::scope(|scope| {
+            match scope.spawn(move || run_here(sim, budget)).join() {
+                Ok(result) => result,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        });
+    }
+    run_here(sim, budget)
+}
+
+fn run_here(sim: Sim, budget: Duration) -> Result<SimOutcome, SimError> {
     sim.net.validate()?;
     check_hosts(&sim)?;
     let mut builder = tokio::runtime::Builder::new_current_thread();

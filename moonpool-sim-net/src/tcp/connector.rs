@@ -18,15 +18,33 @@ use crate::world::{Shared, Wakes};
 /// Connects simulated TCP streams: a `tower::Service<SocketAddr>` whose
 /// response is a [`SimTcpStream`], hence a `tower::MakeConnection`.
 ///
-/// Connections are made from the host the connector is called in (the host
-/// of the task that calls [`tower::Service::call`]).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SimConnector;
+/// A connector made inside a host ([`SimConnector::new`] or
+/// [`HostHandle::connector`](crate::HostHandle::connector)) connects from
+/// that host whichever task calls it (a tower `Buffer` worker, say). One made
+/// outside any host connects from the host of the task that calls it.
+#[derive(Clone, Default)]
+pub struct SimConnector {
+    host: Option<HostContext>,
+}
 
 impl SimConnector {
-    /// A connector.
+    /// A connector for the current host (or, outside any host, for the host
+    /// of whichever task calls it).
     pub fn new() -> Self {
-        Self
+        Self {
+            host: HostContext::current(),
+        }
+    }
+
+    pub(crate) fn for_host(host: HostContext) -> Self {
+        Self { host: Some(host) }
+    }
+}
+
+impl std::fmt::Debug for SimConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let host = self.host.as_ref().map(|ctx| (ctx.host, ctx.incarnation));
+        f.debug_struct("SimConnector").field("host", &host).finish()
     }
 }
 
@@ -40,7 +58,8 @@ impl tower::Service<SocketAddr> for SimConnector {
     }
 
     fn call(&mut self, addr: SocketAddr) -> ConnectFuture {
-        ConnectFuture::with_context(HostContext::current(), addr)
+        let host = self.host.clone().or_else(HostContext::current);
+        ConnectFuture::with_context(host, addr)
     }
 }
 

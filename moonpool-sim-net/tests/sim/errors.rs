@@ -124,3 +124,31 @@ fn socket_calls_outside_any_host_are_unsupported_errors() {
         .run(Duration::from_secs(10))
         .unwrap();
 }
+
+#[test]
+fn failures_carry_the_trace_hash_of_the_events_before_them() {
+    let fail = |seed| {
+        Sim::new(seed)
+            .workload("failing", ip(1), async {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                Err::<(), _>("boom")
+            })
+            .run(Duration::from_secs(10))
+            .unwrap_err()
+            .trace_hash()
+    };
+    assert!(fail(35).is_some());
+    assert_eq!(fail(35), fail(35));
+}
+
+#[tokio::test]
+async fn run_works_from_async_code_on_a_thread_of_its_own() {
+    let outcome = Sim::new(36)
+        .workload("w", ip(1), async {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            Ok::<(), std::io::Error>(())
+        })
+        .run(Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(outcome.sim_elapsed, Duration::from_secs(2));
+}

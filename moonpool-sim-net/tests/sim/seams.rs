@@ -62,3 +62,47 @@ fn generic_connector_and_accept_stream_code_runs_on_the_simulator() {
         .run(Duration::from_secs(10))
         .unwrap();
 }
+
+#[test]
+fn public_types_have_the_promised_auto_traits() {
+    fn stream<T: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static>() {}
+    fn shared<T: Clone + Send + Sync + 'static>() {}
+    fn send<T: Send + 'static>() {}
+    fn connector<M: MakeConnection<SocketAddr, Connection = moonpool_sim_net::SimTcpStream>>() {}
+    fn incoming<S: Stream<Item = io::Result<(moonpool_sim_net::SimTcpStream, SocketAddr)>>>() {}
+    stream::<moonpool_sim_net::SimTcpStream>();
+    shared::<moonpool_sim_net::SimHandle>();
+    shared::<moonpool_sim_net::HostHandle>();
+    shared::<SimConnector>();
+    send::<moonpool_sim_net::SimTcpListener>();
+    send::<moonpool_sim_net::SimIncoming>();
+    send::<moonpool_sim_net::ConnectFuture>();
+    send::<moonpool_sim_net::SimError>();
+    send::<moonpool_sim_net::Sim>();
+    connector::<SimConnector>();
+    incoming::<moonpool_sim_net::SimIncoming>();
+}
+
+#[test]
+fn a_connector_made_in_a_host_connects_from_it_whichever_task_calls_it() {
+    Sim::new(42)
+        .host("server", ip(1), || async {
+            serve(SimTcpListener::bind("0.0.0.0:4000").await?.into_stream()).await
+        })
+        .workload("client", ip(2), async {
+            let connector = SimConnector::new();
+            // A plain tokio task (a tower Buffer worker, say) belongs to no host.
+            let escaped = tokio::spawn(async move {
+                let mut connector = connector;
+                let stream =
+                    tower::ServiceExt::oneshot(&mut connector, SocketAddr::from((ip(1), 4000)))
+                        .await
+                        .unwrap();
+                stream.local_addr().unwrap()
+            });
+            assert_eq!(escaped.await.unwrap().ip(), ip(2));
+            Ok::<(), io::Error>(())
+        })
+        .run(Duration::from_secs(10))
+        .unwrap();
+}

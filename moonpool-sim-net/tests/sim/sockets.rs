@@ -223,3 +223,48 @@ fn host_rng_streams_are_seeded_and_distinct() {
     assert_ne!(a[0], a[1], "each call gives a new stream");
     assert_ne!(a, draw(6));
 }
+
+fn data(salt: u8) -> Vec<u8> {
+    (0..5000u32).map(|i| (i as u8).wrapping_mul(salt)).collect()
+}
+
+#[test]
+fn tiny_buffers_carry_both_directions_intact_under_backpressure() {
+    let config = NetConfig {
+        send_buffer: 7,
+        receive_window: 13,
+        max_segment_size: 5,
+        latency: Duration::from_micros(10)..=Duration::from_millis(3),
+        ..NetConfig::default()
+    };
+    Sim::new(57)
+        .net(config)
+        .host("echo", ip(1), || async {
+            let listener = SimTcpListener::bind("0.0.0.0:9").await?;
+            let (stream, _) = listener.accept().await?;
+            let (mut read, mut write) = tokio::io::split(stream);
+            // Writes its own stream while the peer writes, reading in another task.
+            let reader = moonpool_sim_net::spawn(async move {
+                let mut got = Vec::new();
+                read.read_to_end(&mut got).await.map(|_| got)
+            });
+            write.write_all(&data(3)).await?;
+            write.shutdown().await?;
+            assert!(reader.await.unwrap()? == data(5));
+            Ok::<(), io::Error>(())
+        })
+        .workload("peer", ip(2), async move {
+            let stream = SimTcpStream::connect((ip(1), 9)).await?;
+            let (mut read, mut write) = tokio::io::split(stream);
+            let reader = moonpool_sim_net::spawn(async move {
+                let mut got = Vec::new();
+                read.read_to_end(&mut got).await.map(|_| got)
+            });
+            write.write_all(&data(5)).await?;
+            write.shutdown().await?;
+            assert!(reader.await.unwrap()? == data(3));
+            Ok::<(), io::Error>(())
+        })
+        .run(Duration::from_secs(600))
+        .unwrap();
+}
