@@ -185,3 +185,16 @@ fn buggify_fires_only_on_switched_on_sites_and_not_when_disabled() {
     assert!(fired > 0 && iterations_with_fire > 0);
     assert_eq!(fired_sites(BuggifyConfig::disabled()), (0, 0));
 }
+
+#[tokio::test]
+async fn the_runner_works_from_async_code() {
+    let report = solo(|| async {
+        sometimes!(buggify_with_prob!(1.0), "buggify fired");
+        always!(in_simulation(), "the context reaches the iteration");
+        Ok(())
+    })
+    .run_with(&no_env())
+    .unwrap();
+    report.assert_passed();
+    assert!(report.coverage.sometimes["buggify fired"] > 0);
+}

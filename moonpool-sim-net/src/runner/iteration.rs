@@ -163,8 +163,25 @@ impl WorkloadWrap {
 }
 
 impl SimulationBuilder {
-    /// Runs `seed` once.
+    /// Runs `seed` once, on this thread, or on a thread of its own when
+    /// called from async code: the iteration's context is a thread-local
+    /// and must live on the thread its runtime runs on.
     pub(crate) fn run_iteration(&self, seed: u64, options: IterationOptions) -> IterationRun {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return self.run_iteration_here(seed, options);
+        }
+        std::thread::scope(|scope| {
+            match scope
+                .spawn(|| self.run_iteration_here(seed, options))
+                .join()
+            {
+                Ok(run) => run,
+                Err(panic) => resume_unwind(panic),
+            }
+        })
+    }
+
+    fn run_iteration_here(&self, seed: u64, options: IterationOptions) -> IterationRun {
         let invariants: Arc<[Invariant]> = self.invariants.iter().cloned().collect();
         let context = IterationContext::new(seed, self.buggify, invariants);
         let (failed, shutdown) = (context.failed.clone(), context.shutdown.clone());
@@ -291,7 +308,9 @@ fn finish(
                     run.sim_elapsed = snapshot.at;
                     run.trace = Some(snapshot.records);
                 }
-                _ => {}
+                // A panic in a task a host spawned: the simulator knows the
+                // hash, not the events.
+                _ => run.trace_hash = error.trace_hash(),
             }
             Some(error.to_string())
         }
