@@ -1,8 +1,6 @@
 //! FoundationDB's two-level buggify: sites are switched on per iteration,
 //! and a switched-on site fires with a probability on each call.
 
-use std::collections::BTreeMap;
-
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -52,6 +50,14 @@ impl Default for BuggifyConfig {
     }
 }
 
+/// Whether a site is switched on for the iteration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Activation {
+    Undecided,
+    Off,
+    On,
+}
+
 /// Per-iteration buggify state: which sites are on, and the dedicated RNG
 /// the firing draws come from.
 #[derive(Debug)]
@@ -59,8 +65,9 @@ pub(crate) struct BuggifyState {
     config: BuggifyConfig,
     site_key: u64,
     rng: StdRng,
-    /// Site → switched on? Decided on the site's first evaluation.
-    sites: BTreeMap<Site, bool>,
+    /// Site slot → switched on? Decided on the site's first evaluation,
+    /// from the site's stable hash; the slot only locates the decision.
+    sites: Vec<Activation>,
     fired: u64,
 }
 
@@ -71,26 +78,33 @@ impl BuggifyState {
             config,
             site_key: mix64(stream),
             rng: StdRng::seed_from_u64(stream),
-            sites: BTreeMap::new(),
+            sites: Vec::new(),
             fired: 0,
         }
     }
 
     /// Evaluates one `buggify!` call at `site`, firing with
     /// `fire_probability` (or the config's default) if the site is on.
-    pub(crate) fn evaluate(&mut self, site: &Site, fire_probability: Option<f64>) -> bool {
+    pub(crate) fn evaluate(&mut self, site: &'static Site, fire_probability: Option<f64>) -> bool {
         if !self.config.enabled {
             return false;
         }
         // Whether a site is on depends only on (seed, site), never on the
         // order sites are first reached, so one site's activation does not
         // shift another's.
-        let site_key = self.site_key;
-        let site_probability = self.config.site_probability;
-        let active = *self.sites.entry(*site).or_insert_with(|| {
-            unit_interval(mix64(site_key ^ site.stable_hash()))
-                < clamp_probability(site_probability)
-        });
+        let slot = site.slot();
+        if self.sites.len() <= slot {
+            self.sites.resize(slot + 1, Activation::Undecided);
+        }
+        if self.sites[slot] == Activation::Undecided {
+            let draw = unit_interval(mix64(self.site_key ^ site.stable_hash()));
+            self.sites[slot] = if draw < clamp_probability(self.config.site_probability) {
+                Activation::On
+            } else {
+                Activation::Off
+            };
+        }
+        let active = self.sites[slot] == Activation::On;
         if !active {
             return false;
         }
@@ -117,10 +131,13 @@ fn clamp_probability(p: f64) -> f64 {
 mod tests {
     use super::*;
 
-    const SITE: Site = Site::new("buggify.rs", 10, 5);
+    static SITE: Site = Site::new("buggify.rs", 10, 5);
 
-    fn sites(n: u32) -> Vec<Site> {
-        (0..n).map(|line| Site::new("many.rs", line, 1)).collect()
+    /// Distinct sites; leaked because real sites are `static`s.
+    fn sites(n: u32) -> Vec<&'static Site> {
+        (0..n)
+            .map(|line| &*Box::leak(Box::new(Site::new("many.rs", line, 1))))
+            .collect()
     }
 
     #[test]
@@ -133,7 +150,7 @@ mod tests {
     fn about_a_quarter_of_sites_are_switched_on() {
         let mut state = BuggifyState::new(42, BuggifyConfig::default());
         let on = sites(4000)
-            .iter()
+            .into_iter()
             .filter(|site| state.evaluate(site, Some(1.0)))
             .count();
         assert!((800..1200).contains(&on), "{on} of 4000 sites on");
@@ -147,18 +164,21 @@ mod tests {
             .find(|site| state.evaluate(site, Some(1.0)))
             .expect("some site is on");
         let fired = (0..4000)
-            .filter(|_| state.evaluate(&site, Some(0.5)))
+            .filter(|_| state.evaluate(site, Some(0.5)))
             .count();
         assert!((1800..2200).contains(&fired), "fired {fired} of 4000");
     }
 
     #[test]
-    fn site_activation_does_not_depend_on_evaluation_order() {
+    fn site_activation_depends_on_the_site_not_on_evaluation_order_or_address() {
         let all = sites(64);
+        // The same coordinates at other addresses: the decision follows the
+        // site's stable hash.
+        let copies = sites(64);
         let mut forward = BuggifyState::new(9, BuggifyConfig::default());
         let mut backward = BuggifyState::new(9, BuggifyConfig::default());
         let on_forward: Vec<bool> = all.iter().map(|s| forward.evaluate(s, Some(1.0))).collect();
-        let mut on_backward: Vec<bool> = all
+        let mut on_backward: Vec<bool> = copies
             .iter()
             .rev()
             .map(|s| backward.evaluate(s, Some(1.0)))
@@ -169,10 +189,10 @@ mod tests {
 
     #[test]
     fn same_seed_gives_same_draws_and_out_of_range_probability_is_clamped() {
+        let all = sites(50);
         let draws = |seed| {
             let mut state = BuggifyState::new(seed, BuggifyConfig::default());
-            sites(50)
-                .iter()
+            all.iter()
                 .map(|s| state.evaluate(s, Some(f64::NAN)) || state.evaluate(s, Some(7.0)))
                 .collect::<Vec<_>>()
         };

@@ -28,6 +28,8 @@ pub(crate) struct IterationContext {
     /// read a snapshot without holding the thread-local borrowed.
     pub(crate) state: Arc<StateMap>,
     pub(crate) invariants: Arc<[Invariant]>,
+    /// Some invariant runs after each publish.
+    eager_invariants: bool,
     /// Cancelled when the iteration records its first failure.
     pub(crate) failed: CancellationToken,
     /// Cancelled when the workloads have ended: hosts should wind down.
@@ -36,12 +38,16 @@ pub(crate) struct IterationContext {
 
 impl IterationContext {
     pub(crate) fn new(seed: u64, buggify: BuggifyConfig, invariants: Arc<[Invariant]>) -> Self {
+        let eager_invariants = invariants
+            .iter()
+            .any(|invariant| invariant.schedule() == InvariantSchedule::AfterEachPublish);
         Self {
             seed,
             buggify: BuggifyState::new(seed, buggify),
             record: AssertionRecord::default(),
             state: Arc::new(StateMap::default()),
             invariants,
+            eager_invariants,
             failed: CancellationToken::new(),
             shutdown: CancellationToken::new(),
         }
@@ -141,8 +147,8 @@ pub fn __always(
 }
 
 #[doc(hidden)]
-pub fn __sometimes(cond: bool, name: &str) {
-    with_context(|context| context.record.sometimes(cond, name));
+pub fn __sometimes(cond: bool, name: &str, site: &'static Site) {
+    with_context(|context| context.record.sometimes(cond, name, site));
 }
 
 /// Stores a published value and, if some invariant runs after each publish,
@@ -150,11 +156,9 @@ pub fn __sometimes(cond: bool, name: &str) {
 pub(crate) fn publish_value(update: impl FnOnce(&mut StateMap)) {
     let Some((snapshot, invariants)) = with_context(|context| {
         update(Arc::make_mut(&mut context.state));
-        let eager = context
-            .invariants
-            .iter()
-            .any(|invariant| invariant.schedule() == InvariantSchedule::AfterEachPublish);
-        eager.then(|| (Arc::clone(&context.state), Arc::clone(&context.invariants)))
+        context
+            .eager_invariants
+            .then(|| (Arc::clone(&context.state), Arc::clone(&context.invariants)))
     })
     .flatten() else {
         return;

@@ -38,11 +38,19 @@ impl Coverage {
 
     /// Adds one iteration's record.
     pub(crate) fn absorb(&mut self, record: &AssertionRecord) {
-        for (name, seen) in &record.sometimes {
-            *self.sometimes.entry(name.clone()).or_default() += u64::from(*seen);
+        for (name, seen) in record.sometimes_by_name() {
+            match self.sometimes.get_mut(name) {
+                Some(count) => *count += u64::from(seen),
+                None => {
+                    self.sometimes.insert(name.to_owned(), u64::from(seen));
+                }
+            }
         }
-        for (name, stats) in &record.always {
-            let total = self.always.entry(name.clone()).or_default();
+        for (name, stats) in record.always_by_name() {
+            let total = match self.always.get_mut(name) {
+                Some(total) => total,
+                None => self.always.entry(name.to_owned()).or_default(),
+            };
             total.evaluations += stats.evaluations;
             total.failures += stats.failures;
         }
@@ -116,11 +124,12 @@ mod tests {
     fn absorb_counts_iterations_that_saw_each_name() {
         let mut coverage = Coverage::default();
         coverage.declare("never reached");
+        static SITE: Site = Site::new("c.rs", 1, 1);
         for seen in [true, false, true] {
             let mut record = AssertionRecord::default();
-            record.sometimes(seen, "flaky");
-            record.sometimes(false, "never true");
-            record.always(true, "holds", &Site::new("c.rs", 1, 1), || None);
+            record.sometimes(seen, "flaky", &SITE);
+            record.sometimes(false, "never true", &SITE);
+            record.always(true, "holds", &SITE, || None);
             coverage.absorb(&record);
         }
         assert_eq!(coverage.sometimes["flaky"], 2);

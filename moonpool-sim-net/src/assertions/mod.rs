@@ -111,7 +111,9 @@ macro_rules! always {
 /// ```
 #[macro_export]
 macro_rules! sometimes {
-    ($cond:expr, $name:expr $(,)?) => {
-        $crate::assertions::__sometimes($cond, $name)
-    };
+    ($cond:expr, $name:expr $(,)?) => {{
+        static SITE: $crate::assertions::Site =
+            $crate::assertions::Site::new(file!(), line!(), column!());
+        $crate::assertions::__sometimes($cond, $name, &SITE)
+    }};
 }

@@ -1,13 +1,20 @@
 //! Where a `buggify!`, `always!` or `sometimes!` call sits in the source.
 
+use std::cmp::Ordering;
 use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{self, AtomicUsize};
+
+/// Slots handed out so far (slot 0 means "not assigned yet").
+static NEXT_SLOT: AtomicUsize = AtomicUsize::new(1);
 
 /// A macro call site: file, line and column, as `file!()`, `line!()` and
 /// `column!()` give them.
 ///
 /// The macros create one `static Site` per call, so a site's identity is
-/// stable across iterations and runs of the same binary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// stable across iterations and runs of the same binary. Equality, order
+/// and hash are those of (file, line, column).
+#[derive(Debug)]
 pub struct Site {
     /// Source file, as `file!()` gives it.
     pub file: &'static str,
@@ -15,12 +22,44 @@ pub struct Site {
     pub line: u32,
     /// Column, 1-based.
     pub column: u32,
+    /// A small process-wide index, assigned on first use, that per-iteration
+    /// records use as a vector index so the macros stay cheap in hot loops.
+    /// It only locates a site's record; no decision ever depends on it.
+    slot: AtomicUsize,
 }
 
 impl Site {
     /// A site at `file:line:column`.
     pub const fn new(file: &'static str, line: u32, column: u32) -> Self {
-        Self { file, line, column }
+        Self {
+            file,
+            line,
+            column,
+            slot: AtomicUsize::new(0),
+        }
+    }
+
+    /// The site's slot, assigned on first use (0-based).
+    pub(crate) fn slot(&self) -> usize {
+        let slot = self.slot.load(atomic::Ordering::Relaxed);
+        if slot != 0 {
+            return slot - 1;
+        }
+        let fresh = NEXT_SLOT.fetch_add(1, atomic::Ordering::Relaxed);
+        // Two threads may race to assign: the first store wins for both.
+        match self.slot.compare_exchange(
+            0,
+            fresh,
+            atomic::Ordering::Relaxed,
+            atomic::Ordering::Relaxed,
+        ) {
+            Ok(_) => fresh - 1,
+            Err(assigned) => assigned - 1,
+        }
+    }
+
+    fn key(&self) -> (&'static str, u32, u32) {
+        (self.file, self.line, self.column)
     }
 
     /// A stable 64-bit hash of the site (FNV-1a over file, line, column).
@@ -41,6 +80,32 @@ impl Site {
             hash = hash.wrapping_mul(FNV_PRIME);
         }
         hash
+    }
+}
+
+impl PartialEq for Site {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Site {}
+
+impl PartialOrd for Site {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Site {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl Hash for Site {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
     }
 }
 
@@ -76,6 +141,15 @@ mod tests {
         assert_ne!(base.stable_hash(), Site::new("a.rs", 2, 1).stable_hash());
         assert_ne!(base.stable_hash(), Site::new("a.rs", 1, 2).stable_hash());
         assert_eq!(base.stable_hash(), Site::new("a.rs", 1, 1).stable_hash());
+    }
+
+    #[test]
+    fn slots_are_distinct_and_stable() {
+        static A: Site = Site::new("a.rs", 1, 1);
+        static B: Site = Site::new("a.rs", 1, 1);
+        assert_eq!(A.slot(), A.slot());
+        assert_ne!(A.slot(), B.slot());
+        assert_eq!(A, B, "equality is by coordinates");
     }
 
     #[test]

@@ -69,6 +69,22 @@ impl PublishedState {
         self.hosts.is_empty()
     }
 
+    /// Stores `value`, overwriting the previous value in place when it has
+    /// the same type and no snapshot shares it (no allocation).
+    pub(crate) fn put<T: Any + Send + Sync>(&mut self, host: IpAddr, key: &str, value: T) {
+        let values = &mut self.hosts.entry(host).or_default().values;
+        match values.get_mut(key) {
+            Some(slot) => match Arc::get_mut(slot).and_then(|old| old.downcast_mut::<T>()) {
+                Some(old) => *old = value,
+                None => *slot = Arc::new(value),
+            },
+            None => {
+                values.insert(key.to_owned(), Arc::new(value));
+            }
+        }
+    }
+
+    #[cfg(test)]
     pub(crate) fn insert(&mut self, host: IpAddr, key: &str, value: Value) {
         let values = &mut self.hosts.entry(host).or_default().values;
         match values.get_mut(key) {
@@ -84,8 +100,7 @@ impl PublishedState {
 /// value. A no-op outside a simulation.
 pub fn publish<T: Any + Send + Sync>(host: impl Into<IpAddr>, key: &str, value: T) {
     let host = host.into();
-    let value: Value = Arc::new(value);
-    publish_value(|state| state.insert(host, key, value));
+    publish_value(|state| state.put(host, key, value));
 }
 
 /// Publishes `value` converted to a [`serde_json::Value`] (read it back
