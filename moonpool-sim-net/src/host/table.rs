@@ -179,3 +179,25 @@ impl HostTable {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ephemeral_ports_cycle_skip_used_ones_and_run_out() {
+        let mut table = HostTable::new();
+        let id = table.add("h".into(), Ipv4Addr::new(10, 0, 0, 1), None);
+        let range = 100..=102;
+        let first = table.allocate_port(id, &range, |_| false);
+        assert_eq!(first, Some(100));
+        table.claim_port(id, 100);
+        // 101 has a listener: skipped.
+        assert_eq!(table.allocate_port(id, &range, |p| p == 101), Some(102));
+        table.claim_port(id, 102);
+        assert_eq!(table.allocate_port(id, &range, |p| p == 101), None);
+        table.release_port(id, 100);
+        // The cursor wrapped around to the freed port.
+        assert_eq!(table.allocate_port(id, &range, |p| p == 101), Some(100));
+    }
+}

@@ -113,3 +113,15 @@ fn different_seeds_give_different_event_traces() {
     let b = run(8);
     assert_ne!(a.trace_hash, b.trace_hash);
 }
+
+/// A longer sweep: many seeds, each run twice. `cargo test -- --ignored`.
+#[test]
+#[ignore = "seed sweep; run with --ignored"]
+fn every_seed_of_a_sweep_replays_identically() {
+    for seed in 0..50 {
+        let first = run(seed);
+        let second = run(seed);
+        assert_eq!(first.trace_hash, second.trace_hash, "seed {seed}");
+        assert_eq!(first.events, second.events, "seed {seed}");
+    }
+}
