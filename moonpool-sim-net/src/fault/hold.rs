@@ -52,7 +52,9 @@ impl World {
         };
         let receiver = conn.end_mut(to);
         if receiver.held.is_empty() {
-            let (until, _) = block?;
+            let Some((until, _)) = block else {
+                return Some(event);
+            };
             net.schedule(until, Event::Release { conn: key, to }, wakes);
             net.fault(now, FaultKind::Held, path.from, path.to);
         }
@@ -100,7 +102,9 @@ impl World {
         if net.faults.is_stable(src, dst) {
             return Some(event);
         }
-        let (until, partition) = net.faults.blocked(src, dst, now)?;
+        let Some((until, partition)) = net.faults.blocked(src, dst, now) else {
+            return Some(event);
+        };
         let (local, target) = (client.local, conn.target);
         if partition && matches!(event, Event::Syn(_)) {
             let mode = net.faults.config.partition.connect;
