@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use fault_support::{PORT, echo_server, ip, ms, only, secs};
-use moonpool_sim_net::{FaultConfig, FaultKind, Sim, SimHandle, SimTcpStream, buggified_sleep, timer};
+use moonpool_sim_net::{
+    FaultConfig, FaultKind, Sim, SimHandle, SimTcpStream, buggified_sleep, timer,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
@@ -125,7 +127,10 @@ fn buggified_sleep_sometimes_sleeps_longer_within_the_max() {
         .run(secs(100_000))
         .unwrap();
     assert_eq!(outcome.faults.get(FaultKind::BuggifiedDelay), 1000);
-    assert!(longest.load(Ordering::Relaxed) > 10_000, "U^1000 rarely gives a long extra");
+    assert!(
+        longest.load(Ordering::Relaxed) > 10_000,
+        "U^1000 rarely gives a long extra"
+    );
 }
 
 #[test]
@@ -160,9 +165,16 @@ fn swarm_mode_runs_different_fault_families_on_different_seeds() {
         ]
     };
     let draws: Vec<_> = (0..100).map(families).collect();
-    assert!(draws.iter().any(|d| d.iter().all(|on| !on)), "some seeds inject nothing");
+    assert!(
+        draws.iter().any(|d| d.iter().all(|on| !on)),
+        "some seeds inject nothing"
+    );
     for family in 0..11 {
         assert!(draws.iter().any(|d| d[family]) && draws.iter().any(|d| !d[family]));
     }
-    assert_eq!(families(42), families(42), "the draw is a function of the seed");
+    assert_eq!(
+        families(42),
+        families(42),
+        "the draw is a function of the seed"
+    );
 }
