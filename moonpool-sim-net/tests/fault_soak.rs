@@ -15,10 +15,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use fault_support::{PORT, echo_server, ip, ms, secs};
+use moonpool_sim_net::runner::{Iterations, SimulationBuilder};
 use moonpool_sim_net::{
     CloseKind, FaultConfig, FaultCounts, FaultKind, Fnv1a64, Sim, SimHandle, SimTcpStream,
     buggified_sleep, timer,
 };
+use moonpool_sim_net::{always, sometimes};
 use rand::RngExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{Instant, timeout};
@@ -100,6 +102,11 @@ async fn client(tally: Arc<Tally>) -> Result<(), std::io::Error> {
                 }
                 Ok(Err(Failure::Corrupt)) => {
                     tally.corruptions_caught.fetch_add(1, Ordering::Relaxed);
+                    let flips = SimHandle::current()
+                        .unwrap()
+                        .fault_counts()
+                        .get(FaultKind::BitFlip);
+                    always!(flips > 0, "every corruption caught follows a bit flip");
                     break;
                 }
                 Ok(Err(Failure::Io)) | Err(_) => break,
@@ -211,4 +218,48 @@ fn soak_iteration_is_deterministic() {
     let b = iteration(77, FaultConfig::chaos());
     assert_eq!(a.faults, b.faults);
     assert_eq!(a.round_trips, b.round_trips);
+}
+
+/// Records, at the end of an iteration, which fault kinds fired in it.
+async fn fault_coverage() -> Result<(), std::io::Error> {
+    tokio::time::sleep(secs(70)).await;
+    let counts = SimHandle::current().unwrap().fault_counts();
+    for (kind, count) in counts.iter() {
+        sometimes!(count > 0, &format!("fault {kind} fired"));
+    }
+    Ok(())
+}
+
+#[test]
+fn chaos_soak_through_the_runner_sees_every_fault_kind_sometimes() {
+    let mut builder = SimulationBuilder::new()
+        .faults(FaultConfig::chaos())
+        .swarm(true)
+        .budget(secs(300))
+        .iterations(Iterations::Fixed(40));
+    for s in SERVERS {
+        builder = builder.host(&format!("server-{s}"), ip(s), echo_server);
+    }
+    for c in CLIENTS {
+        builder = builder.workload(&format!("client-{c}"), ip(c), || {
+            client(Arc::new(Tally::default()))
+        });
+    }
+    let report = builder
+        .workload("script", Ipv4Addr::new(10, 0, 0, 99), script)
+        .workload("coverage", Ipv4Addr::new(10, 0, 0, 98), fault_coverage)
+        .expect_sometimes(
+            FaultKind::ALL
+                .iter()
+                .map(|kind| format!("fault {kind} fired")),
+        )
+        .run()
+        .unwrap();
+    report.assert_passed();
+    assert!(
+        report.missing_sometimes().is_empty(),
+        "{:?}",
+        report.missing_sometimes()
+    );
+    assert!(report.faults.get("bit_flip").is_some_and(|&n| n > 0));
 }
