@@ -1,0 +1,122 @@
+//! The peer under connection faults, many seeds: a client node sends
+//! numbered reliable and unreliable packets to a server node through
+//! connections that flip bits (both ways), go half-open, stall their writes
+//! or reset, with the server kept up or crashed and restarted.
+//!
+//! Checked on every delivery (see `support/peer_workload.rs`): reliable
+//! packets arrive at least once, in send order on each connection, never
+//! with a gap, twice only on two different connections; unreliable packets
+//! arrive at most once. Every run must take the reconnection, checksum
+//! failure, ping timeout and queue-full backpressure paths (full coverage).
+//!
+//! Replay a failing seed with the command the runner prints
+//! (`MOONPOOL_SEED=<n> cargo test -p moonpool-tests --test peer_chaos -- <test> --exact`);
+//! `MOONPOOL_ITERATIONS` scales a sweep.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "support/faulty_io.rs"]
+mod faulty_io;
+#[path = "support/iteration_slot.rs"]
+mod iteration_slot;
+#[path = "support/peer_workload.rs"]
+mod peer_workload;
+
+use std::time::Duration;
+
+use faulty_io::FaultMix;
+use moonpool_sim_net::runner::{Iterations, SimulationBuilder};
+use peer_workload::{
+    CLIENT_IP, IterationSlot, PEER_PATHS, SERVER_IP, Scenario, client,
+    every_reliable_packet_delivered, server,
+};
+
+/// The server stays up; every other connection carries a fault.
+const SERVER_UP: Scenario = Scenario {
+    packets: 300,
+    crashes: 0,
+    faults: FaultMix::CHAOS,
+    queue_capacity: 8,
+};
+
+/// As [`SERVER_UP`], and the server crashes and restarts twice.
+const SERVER_CRASHES: Scenario = Scenario {
+    crashes: 2,
+    ..SERVER_UP
+};
+
+fn simulation(scenario: Scenario) -> SimulationBuilder {
+    let slot = IterationSlot::default();
+    let server_slot = slot.clone();
+    SimulationBuilder::new()
+        .host("server", SERVER_IP, move || {
+            let log = server_slot.current();
+            async move { server(log?).await }
+        })
+        .workload("client", CLIENT_IP, move || {
+            slot.start();
+            client(scenario)
+        })
+        .invariant(every_reliable_packet_delivered())
+        .expect_sometimes(PEER_PATHS)
+        .require_full_coverage(true)
+        .budget(Duration::from_secs(90))
+}
+
+fn run(scenario: Scenario, iterations: u64) {
+    let report = simulation(scenario)
+        .iterations(Iterations::Fixed(iterations))
+        .run()
+        .unwrap();
+    println!("{report}");
+    report.assert_passed();
+}
+
+#[test]
+fn delivery_guarantees_hold_under_connection_faults_with_the_server_up() {
+    run(SERVER_UP, 200);
+}
+
+#[test]
+fn delivery_guarantees_hold_under_connection_faults_and_server_crashes() {
+    run(SERVER_CRASHES, 200);
+}
+
+#[test]
+fn peer_fault_scenarios_are_deterministic() {
+    for scenario in [SERVER_UP, SERVER_CRASHES] {
+        let report = simulation(scenario)
+            .require_full_coverage(false)
+            .check_determinism(true)
+            .iterations(Iterations::Fixed(3))
+            .run()
+            .unwrap();
+        report.assert_passed();
+    }
+}
+
+#[test]
+#[ignore = "long sweep: cargo test -p moonpool-tests --test peer_chaos -- --ignored"]
+fn delivery_guarantees_hold_under_connection_faults_for_a_thousand_seeds() {
+    run(SERVER_UP, 1000);
+    run(SERVER_CRASHES, 1000);
+}
+
+/// Known liveness gap, found by this suite (seed 1538793403134403678 of
+/// the server-up scenario before length fields were spared): a flipped bit
+/// in a received frame's length field, which the CRC does not cover, makes
+/// the decoder wait for a frame that never ends. The connection monitor
+/// counts raw bytes as life, so the remote's pongs, swallowed by the
+/// phantom frame, keep the connection up forever: nothing more is decoded
+/// on it (the server's acknowledgements here) and nothing is resent.
+#[test]
+#[ignore = "known gap: a corrupted length field leaves a zombie connection the ping monitor keeps alive"]
+fn a_flipped_length_field_does_not_leave_a_zombie_connection() {
+    run(
+        Scenario {
+            faults: FaultMix::LENGTH_FLIPS,
+            ..SERVER_UP
+        },
+        20,
+    );
+}
