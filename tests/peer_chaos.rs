@@ -25,11 +25,8 @@ mod peer_workload;
 use std::time::Duration;
 
 use faulty_io::FaultMix;
-use moonpool_sim_net::runner::{Iterations, SimulationBuilder};
-use peer_workload::{
-    CLIENT_IP, IterationSlot, PEER_PATHS, SERVER_IP, Scenario, client,
-    every_reliable_packet_delivered, server,
-};
+use moonpool_sim_net::runner::Iterations;
+use peer_workload::{Scenario, simulation};
 
 /// The server stays up; every other connection carries a fault.
 const SERVER_UP: Scenario = Scenario {
@@ -37,6 +34,8 @@ const SERVER_UP: Scenario = Scenario {
     crashes: 0,
     faults: FaultMix::CHAOS,
     queue_capacity: 8,
+    chaos_for: None,
+    settle: Duration::from_secs(40),
 };
 
 /// As [`SERVER_UP`], and the server crashes and restarts twice.
@@ -44,24 +43,6 @@ const SERVER_CRASHES: Scenario = Scenario {
     crashes: 2,
     ..SERVER_UP
 };
-
-fn simulation(scenario: Scenario) -> SimulationBuilder {
-    let slot = IterationSlot::default();
-    let server_slot = slot.clone();
-    SimulationBuilder::new()
-        .host("server", SERVER_IP, move || {
-            let log = server_slot.current();
-            async move { server(log?).await }
-        })
-        .workload("client", CLIENT_IP, move || {
-            slot.start();
-            client(scenario)
-        })
-        .invariant(every_reliable_packet_delivered())
-        .expect_sometimes(PEER_PATHS)
-        .require_full_coverage(true)
-        .budget(Duration::from_secs(90))
-}
 
 fn run(scenario: Scenario, iterations: u64) {
     let report = simulation(scenario)

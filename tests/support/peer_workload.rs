@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use moonpool_codec::{NetworkAddress, Packet, Uid, WireError};
 use moonpool_sim_net::invariants::{Invariant, publish};
+use moonpool_sim_net::runner::SimulationBuilder;
 use moonpool_sim_net::{BoxError, HostHandle, SimTcpListener, always, sometimes};
 use moonpool_tower::executor::BoxFuture;
 use moonpool_tower::peer::{
@@ -83,6 +84,14 @@ pub(crate) struct Scenario {
     pub(crate) faults: FaultMix,
     /// The client peer's queue bound, small so that backpressure shows.
     pub(crate) queue_capacity: usize,
+    /// With the simulator's random faults: how long they last. Then both
+    /// hosts are marked stable and every partition and clog healed
+    /// (FoundationDB's check phase), and everything sent must be
+    /// acknowledged within [`Scenario::settle`].
+    pub(crate) chaos_for: Option<Duration>,
+    /// How long, after the last send (and the chaos phase), every reliable
+    /// packet may take to be acknowledged.
+    pub(crate) settle: Duration,
 }
 
 /// Per connection: the last reliable and unreliable number it delivered.
@@ -329,6 +338,19 @@ pub(crate) async fn client(scenario: Scenario) -> Result<(), BoxError> {
         .collect();
 
     let watcher = watch_failures(peer.clone());
+    let started = Instant::now();
+    let calm = async {
+        match scenario.chaos_for {
+            Some(chaos_for) => {
+                tokio::time::sleep(chaos_for).await;
+                sim.mark_stable(SERVER_IP)?;
+                sim.mark_stable(CLIENT_IP)?;
+                sim.heal()?;
+                std::future::pending::<Result<(), BoxError>>().await
+            }
+            None => std::future::pending().await,
+        }
+    };
     let body = async {
         for n in 0..scenario.packets {
             let packet = |kind| Packet::new(Uid::new(kind, n), vec![n as u8; 16]);
@@ -358,7 +380,8 @@ pub(crate) async fn client(scenario: Scenario) -> Result<(), BoxError> {
             }
         }
         publish(CLIENT_IP, "reliable_sent", scenario.packets);
-        let deadline = Instant::now() + Duration::from_secs(40);
+        let calm_at = started + scenario.chaos_for.unwrap_or_default();
+        let deadline = Instant::now().max(calm_at) + scenario.settle;
         while peer.metrics().reliable_outstanding > 0 {
             if Instant::now() > deadline {
                 return Err(format!("still outstanding: {:?}", peer.metrics()).into());
@@ -371,6 +394,7 @@ pub(crate) async fn client(scenario: Scenario) -> Result<(), BoxError> {
         biased;
         result = body => result,
         () = watcher => Err("the client's peer closed".into()),
+        error = calm => error,
     };
     drop(peer);
     transport.shutdown().await;
@@ -387,4 +411,25 @@ pub(crate) fn every_reliable_packet_delivered() -> Invariant {
             other => Err(format!("sent, delivered without a gap: {other:?}")),
         }
     })
+}
+
+/// The scenario as a runner simulation: a restartable server host, the
+/// client workload, the delivery invariant, and full `sometimes!` coverage
+/// of [`PEER_PATHS`] required. Add faults, seeds and iterations.
+pub(crate) fn simulation(scenario: Scenario) -> SimulationBuilder {
+    let slot = IterationSlot::default();
+    let server_slot = slot.clone();
+    SimulationBuilder::new()
+        .host("server", SERVER_IP, move || {
+            let log = server_slot.current();
+            async move { server(log?).await }
+        })
+        .workload("client", CLIENT_IP, move || {
+            slot.start();
+            client(scenario)
+        })
+        .invariant(every_reliable_packet_delivered())
+        .expect_sometimes(PEER_PATHS)
+        .require_full_coverage(true)
+        .budget(Duration::from_secs(90))
 }
