@@ -12,6 +12,8 @@
 
 #[path = "support/faulty_io.rs"]
 mod faulty_io;
+#[path = "support/wire_audit.rs"]
+mod wire_audit;
 
 use std::time::Duration;
 

@@ -19,14 +19,19 @@
 mod faulty_io;
 #[path = "support/iteration_slot.rs"]
 mod iteration_slot;
+#[path = "support/peer_client.rs"]
+mod peer_client;
 #[path = "support/peer_workload.rs"]
 mod peer_workload;
+#[path = "support/wire_audit.rs"]
+mod wire_audit;
 
 use std::time::Duration;
 
 use faulty_io::FaultMix;
 use moonpool_sim_net::runner::Iterations;
-use peer_workload::{Scenario, simulation};
+use peer_client::simulation;
+use peer_workload::Scenario;
 
 /// The server stays up; every other connection carries a fault.
 const SERVER_UP: Scenario = Scenario {

@@ -20,15 +20,20 @@
 mod faulty_io;
 #[path = "support/iteration_slot.rs"]
 mod iteration_slot;
+#[path = "support/peer_client.rs"]
+mod peer_client;
 #[path = "support/peer_workload.rs"]
 mod peer_workload;
+#[path = "support/wire_audit.rs"]
+mod wire_audit;
 
 use std::time::Duration;
 
 use faulty_io::FaultMix;
 use moonpool_sim_net::FaultConfig;
-use moonpool_sim_net::runner::Iterations;
-use peer_workload::{Scenario, simulation};
+use moonpool_sim_net::runner::{Iterations, Seeds};
+use peer_client::simulation;
+use peer_workload::Scenario;
 
 /// Packets over the catalogue's faults alone: the connector adds none.
 const WORKLOAD: Scenario = Scenario {
@@ -90,4 +95,29 @@ fn chaos_scenarios_are_deterministic() {
 fn delivery_guarantees_hold_under_chaos_for_a_thousand_seeds() {
     run(server_up(), 1000);
     run(FaultConfig::chaos(), 1000);
+}
+
+/// A simulator bug this suite found: under `random_close`, a connection's
+/// receiver gets frames past a gap (reliable 12 after 7 on one connection)
+/// although the sending peer wrote them without one (the wire audit of
+/// `support/wire_audit.rs` does not fire): bytes vanish from the middle of
+/// a simulated TCP stream. With `random_close` off these seeds pass.
+/// `MOONPOOL_SEED=<seed>` with `MOONPOOL_TRACE=t.json` shows one.
+#[test]
+#[ignore = "sim-net bug: random_close loses bytes from the middle of a stream"]
+fn random_close_never_loses_bytes_from_the_middle_of_a_stream() {
+    let report = simulation(WORKLOAD)
+        .faults(FaultConfig::chaos())
+        .swarm(true)
+        .require_full_coverage(false)
+        .budget(Duration::from_secs(120))
+        .seeds(Seeds::List(vec![
+            2_198_458_222_830_914_258,
+            4_107_627_955_198_909_213,
+            897_143_813_254_343_243,
+        ]))
+        .run()
+        .unwrap();
+    println!("{report}");
+    report.assert_passed();
 }

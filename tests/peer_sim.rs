@@ -3,8 +3,10 @@
 //! across a server crash and restart, the reconnection delays after it on
 //! simulated time, and simultaneous connects settling on one connection.
 //!
-//! Connection faults (bit flips, half-open, stalls, resets) are in
-//! `peer_chaos.rs`, the full reconnection schedule in `peer_backoff_sim.rs`.
+//! Scripted connection faults (bit flips, half-open, stalls, resets) are in
+//! `peer_chaos.rs`, the simulator's fault catalogue in
+//! `peer_fault_catalogue.rs`, the full reconnection schedule in
+//! `peer_backoff_sim.rs`.
 //! A failing seed is printed with the command that replays it
 //! (`MOONPOOL_SEED=<n> cargo test -p moonpool-tests --test peer_sim -- <test> --exact`).
 

@@ -31,6 +31,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 use tower::ServiceExt;
 
+use super::wire_audit::WrittenFrames;
+
 /// The fault one connection carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Fault {
@@ -240,6 +242,7 @@ impl tower::Service<SocketAddr> for FaultyConnector {
                 done: false,
                 stall: None,
                 sent: FrameCursor::default(),
+                audit: WrittenFrames::default(),
                 received: FrameCursor::default(),
                 rng: StdRng::seed_from_u64(rng.random()),
             })
@@ -258,6 +261,8 @@ pub(crate) struct FaultyStream<S> {
     rng: StdRng,
     /// Frame boundaries of what was written and read so far.
     sent: FrameCursor,
+    /// What the peer wrote, until a flip corrupts it.
+    audit: WrittenFrames,
     received: FrameCursor,
 }
 
@@ -339,6 +344,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FaultyStream<S> {
         match self.active() {
             Some(Fault::HalfOpen) => {
                 self.injected(false);
+                self.audit.accepted(buf);
                 return Poll::Ready(Ok(buf.len()));
             }
             Some(Fault::Reset) => {
@@ -355,7 +361,10 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FaultyStream<S> {
                     match result {
                         // Flipped only if the byte was among those accepted.
                         Poll::Ready(Ok(n)) if index < n => self.injected(true),
-                        Poll::Ready(Ok(n)) => self.sent.advance(&buf[..n]),
+                        Poll::Ready(Ok(n)) => {
+                            self.sent.advance(&buf[..n]);
+                            self.audit.accepted(&buf[..n]);
+                        }
                         _ => {}
                     }
                     return result;
@@ -367,9 +376,13 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FaultyStream<S> {
             return Poll::Pending;
         }
         let result = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let (Fault::FlipSent, false, Poll::Ready(Ok(n))) = (self.fault, self.done, &result) {
-            let n = *n;
-            self.sent.advance(&buf[..n]);
+        if let Poll::Ready(Ok(n)) = result {
+            if self.fault == Fault::FlipSent && !self.done {
+                self.sent.advance(&buf[..n]);
+            }
+            if !(self.fault == Fault::FlipSent && self.done) {
+                self.audit.accepted(&buf[..n]);
+            }
         }
         result
     }
