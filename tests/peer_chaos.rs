@@ -89,7 +89,7 @@ fn delivery_guarantees_hold_under_connection_faults_for_a_thousand_seeds() {
 }
 
 /// Regression: a liveness bug this suite found (seed 1538793403134403678
-/// of the server-up scenario, before length fields were spared). A flipped
+/// of the server-up scenario). A flipped
 /// bit in a received frame's length field, which the CRC does not cover,
 /// makes the decoder wait for a frame that never ends. The monitor counted
 /// raw bytes as life, so the remote's pongs, swallowed by the phantom frame,

@@ -106,13 +106,13 @@ impl FaultMix {
     };
 
     /// Every other connection faulty, within 3 s of its start; stalls up to
-    /// 1.5 s (beyond the ping interval, below the ping timeout). Length
-    /// fields are spared: see [`FaultMix::LENGTH_FLIPS`].
+    /// 1.5 s (beyond the ping interval, below the ping timeout).
     pub(crate) const CHAOS: Self = Self {
         probability: 0.5,
         kinds: &[
             FaultKind::FlipSent,
             FaultKind::FlipReceived,
+            FaultKind::FlipReceivedLength,
             FaultKind::HalfOpen,
             FaultKind::StallWrites,
             FaultKind::Reset,
