@@ -277,3 +277,94 @@ impl FaultState {
         Some(c.max.mul_f64(u.powi(1000)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(tweak: impl FnOnce(&mut FaultConfig)) -> FaultState {
+        let mut config = FaultConfig::quiet();
+        tweak(&mut config);
+        FaultState::new(config, 9)
+    }
+
+    #[test]
+    fn bit_flips_are_one_to_32_bits_power_law_as_foundationdb() {
+        let mut faults = state(|c| c.bit_flip.probability = 1.0);
+        let data = Bytes::from(vec![0u8; 64]);
+        let mut histogram = [0u32; 33];
+        for _ in 0..4000 {
+            let flipped = faults.maybe_flip(&data).unwrap();
+            let bits: u32 = flipped.iter().map(|b| b.count_ones()).sum();
+            // Two flips may hit the same bit and cancel: at most `bits` set.
+            histogram[bits as usize] += 1;
+        }
+        assert!(
+            histogram[1] > 1700 && histogram[1] < 2300,
+            "about half flip one bit"
+        );
+        assert!(
+            histogram[2] > 800 && histogram[2] < 1200,
+            "about a quarter flip two"
+        );
+        assert!(
+            histogram[9..].iter().sum::<u32>() < 40,
+            "many bits are rare"
+        );
+    }
+
+    #[test]
+    fn blocks_are_directional_and_expire() {
+        let mut faults = state(|_| {});
+        let (a, b, c) = (
+            HostId::for_tests(0),
+            HostId::for_tests(1),
+            HostId::for_tests(2),
+        );
+        let now = Instant::now();
+        let until = now + Duration::from_secs(1);
+        faults.add_block(Block {
+            from: Some(a),
+            to: None,
+            until,
+            partition: false,
+        });
+        faults.add_block(Block {
+            from: Some(b),
+            to: Some(c),
+            until,
+            partition: true,
+        });
+        assert_eq!(
+            faults.blocked(a, b, now),
+            Some((until, false)),
+            "a's send side"
+        );
+        assert_eq!(faults.blocked(b, a, now), None, "only a's send side");
+        assert_eq!(faults.blocked(b, c, now), Some((until, true)));
+        assert_eq!(faults.blocked(c, b, now), None, "one way");
+        assert_eq!(faults.blocked(a, a, now), None, "loopback never blocks");
+        assert_eq!(faults.blocked(a, b, until), None, "expired at its end");
+    }
+
+    #[test]
+    fn toggling_one_family_does_not_change_anothers_draws() {
+        let mut both = state(|c| {
+            c.short_io.write_probability = 0.5;
+            c.bit_flip.probability = 0.5;
+        });
+        let mut short_only = state(|c| c.short_io.write_probability = 0.5);
+        let data = Bytes::from_static(b"payload");
+        let draws = |f: &mut FaultState, flip: bool| -> Vec<Option<usize>> {
+            (0..200)
+                .map(|_| {
+                    if flip {
+                        let _ = f.maybe_flip(&data);
+                    }
+                    f.short(100, true)
+                })
+                .collect()
+        };
+        assert_eq!(draws(&mut both, true), draws(&mut short_only, false));
+    }
+}

@@ -206,8 +206,10 @@ pub(crate) fn transmit(
     wakes: &mut Wakes,
 ) {
     let path = conn.path(from);
-    let lossy =
-        net.faults.config.loss.enabled && !conn.stable && !net.faults.is_stable(path.src, path.dst);
+    let lossy = net.faults.active
+        && net.faults.config.loss.enabled
+        && !conn.stable
+        && !net.faults.is_stable(path.src, path.dst);
     let (me, peer) = conn.pair_mut(from);
     let to = from.other();
     let mut window = net

@@ -52,7 +52,6 @@ impl World {
             return;
         };
         let len = data.len();
-        let path = conn.path(to.other());
         let receiver = conn.end_mut(to);
         if receiver.vanished && !hosts.is_alive(receiver.host) {
             // Nobody answers: the bytes stay unacknowledged in the sender's
@@ -72,14 +71,14 @@ impl World {
             }
             return;
         }
-        if net.faults.active
-            && net.faults.config.bit_flip.enabled
-            && !conn.stable
-            && !net.faults.is_stable(path.src, path.dst)
-            && let Some(flipped) = net.faults.maybe_flip(&data)
-        {
-            data = flipped;
-            net.fault(now, FaultKind::BitFlip, path.from, path.to);
+        if net.faults.active && net.faults.config.bit_flip.enabled && !conn.stable {
+            let path = conn.path(to.other());
+            if !net.faults.is_stable(path.src, path.dst)
+                && let Some(flipped) = net.faults.maybe_flip(&data)
+            {
+                data = flipped;
+                net.fault(now, FaultKind::BitFlip, path.from, path.to);
+            }
         }
         let (receiver, sender) = conn.pair_mut(to);
         sender.in_flight = sender.in_flight.saturating_sub(len);
