@@ -1,10 +1,14 @@
 //! The peer and transport of `moonpool-tower` over the simulated network of
-//! `moonpool-sim-net`, many seeds: delivery guarantees across a server crash
-//! and restart, and the reconnection schedule on simulated time.
+//! `moonpool-sim-net`, many seeds under the runner: delivery guarantees
+//! across a server crash and restart, the reconnection delays after it on
+//! simulated time, and simultaneous connects settling on one connection.
 //!
-//! Fault injection beyond crash/restart (latency spikes, partitions, bit
-//! flips, random closes) and `sometimes!` coverage come with the simulator's
-//! chaos configuration; these tests use its core API only.
+//! Scripted connection faults (bit flips, half-open, stalls, resets) are in
+//! `peer_chaos.rs`, the simulator's fault catalogue in
+//! `peer_fault_catalogue.rs`, the full reconnection schedule in
+//! `peer_backoff_sim.rs`.
+//! A failing seed is printed with the command that replays it
+//! (`MOONPOOL_SEED=<n> cargo test -p moonpool-tests --test peer_sim -- <test> --exact`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -13,8 +17,14 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+#[path = "support/iteration_slot.rs"]
+mod iteration_slot;
+
+use iteration_slot::IterationSlot;
 use moonpool_codec::{NetworkAddress, Packet, Uid};
-use moonpool_sim_net::{HostHandle, Sim, SimConnector, SimError, SimOutcome, SimTcpListener};
+use moonpool_sim_net::assertions::shutdown_signal;
+use moonpool_sim_net::runner::{Iterations, SimulationBuilder};
+use moonpool_sim_net::{BoxError, HostHandle, SimConnector, SimTcpListener};
 use moonpool_tower::executor::BoxFuture;
 use moonpool_tower::peer::{Outgoing, Peer};
 use moonpool_tower::transport::Transport;
@@ -57,7 +67,7 @@ fn host_executor(host: HostHandle) -> impl Fn(BoxFuture) + Clone + Send + Sync +
     }
 }
 
-async fn serve(log: Arc<Mutex<ServerLog>>) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn serve(log: Arc<Mutex<ServerLog>>) -> Result<(), BoxError> {
     let host = HostHandle::current().ok_or("not in a host")?;
     let incarnation = host.incarnation();
     let listener = SimTcpListener::bind(("0.0.0.0", PORT)).await?;
@@ -83,7 +93,7 @@ async fn serve(log: Arc<Mutex<ServerLog>>) -> Result<(), Box<dyn std::error::Err
         .executor(host_executor(host.clone()))
         .inbound(handler)
         .build()?;
-    std::future::pending::<()>().await;
+    shutdown_signal().cancelled().await;
     Ok(())
 }
 
@@ -94,10 +104,8 @@ struct ClientLog {
     attempts: Vec<Instant>,
 }
 
-async fn client(
-    server_log: Arc<Mutex<ServerLog>>,
-    client_log: Arc<Mutex<ClientLog>>,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn client(server_log: Arc<Mutex<ServerLog>>) -> Result<(), BoxError> {
+    let client_log = Arc::new(Mutex::new(ClientLog::default()));
     let host = HostHandle::current().ok_or("not in a host")?;
     let sim = host.sim();
     let mut rng = host.rng();
@@ -158,6 +166,10 @@ async fn client(
     // The peer is still used: drop it before the transport shuts down.
     drop(peer);
     transport.shutdown().await;
+    // Only identities are left in the server's log: take it out to check.
+    let log = std::mem::take(&mut *server_log.lock().unwrap());
+    check_deliveries(&log)?;
+    check_backoff(&client_log.lock().unwrap())?;
     Ok(())
 }
 
@@ -226,45 +238,23 @@ fn check_backoff(log: &ClientLog) -> Result<(), String> {
     Ok(())
 }
 
-fn run_seed(seed: u64) -> Result<SimOutcome, String> {
-    let server_log = Arc::new(Mutex::new(ServerLog::default()));
-    let client_log = Arc::new(Mutex::new(ClientLog::default()));
-    let outcome = {
-        let (server_log, workload_server_log, client_log2) =
-            (server_log.clone(), server_log.clone(), client_log.clone());
-        Sim::new(seed)
-            .host("server", SERVER_IP, move || serve(server_log.clone()))
-            .workload(
-                "client",
-                CLIENT_IP,
-                client(workload_server_log, client_log2),
-            )
-            .run(Duration::from_secs(120))
-            .map_err(|error: SimError| format!("seed {seed}: {error}"))?
-    };
-    // Drop the server's peers before checking: they are only identities.
-    let log = std::mem::take(&mut *server_log.lock().unwrap());
-    check_deliveries(&log).map_err(|e| format!("seed {seed}: {e}"))?;
-    check_backoff(&client_log.lock().unwrap()).map_err(|e| format!("seed {seed}: {e}"))?;
-    if std::env::var_os("PEER_SIM_VERBOSE").is_some() {
-        let client_log = client_log.lock().unwrap();
-        eprintln!(
-            "seed {seed}: {} deliveries, {} attempts, {} events, {:?} simulated",
-            log.received.len(),
-            client_log.attempts.len(),
-            outcome.events,
-            outcome.sim_elapsed
-        );
-    }
-    Ok(outcome)
+/// The server crash scenario: a restartable server, a client that crashes
+/// and restarts it once while sending.
+fn crash_scenario() -> SimulationBuilder {
+    let slot = IterationSlot::<ServerLog>::default();
+    let server_slot = slot.clone();
+    SimulationBuilder::new()
+        .host("server", SERVER_IP, move || {
+            let log = server_slot.current();
+            async move { serve(log?).await }
+        })
+        .workload("client", CLIENT_IP, move || client(slot.start()))
+        .budget(Duration::from_secs(120))
 }
 
 /// A node that listens, sends `PACKETS` reliable packets to `other` at
 /// once, waits for the other's, then checks it kept exactly one connection.
-async fn symmetric_node(
-    me: Ipv4Addr,
-    other: Ipv4Addr,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn symmetric_node(me: Ipv4Addr, other: Ipv4Addr) -> Result<(), BoxError> {
     let host = HostHandle::current().ok_or("not in a host")?;
     let listener = SimTcpListener::bind(("0.0.0.0", PORT)).await?;
     let received = Arc::new(Mutex::new(Vec::new()));
@@ -313,12 +303,6 @@ async fn symmetric_node(
         )
         .into());
     }
-    if std::env::var_os("PEER_SIM_VERBOSE").is_some() {
-        eprintln!(
-            "{me}: connections {} replaced {}",
-            metrics.connections, failures.replaced
-        );
-    }
     // Both nodes check before either shuts down.
     tokio::time::sleep(Duration::from_secs(1)).await;
     drop(peer);
@@ -328,49 +312,47 @@ async fn symmetric_node(
 
 #[test]
 fn simultaneous_connects_settle_on_one_connection_for_every_seed() {
-    for seed in seeds(200) {
-        Sim::new(seed)
-            .workload("a", SERVER_IP, symmetric_node(SERVER_IP, CLIENT_IP))
-            .workload("b", CLIENT_IP, symmetric_node(CLIENT_IP, SERVER_IP))
-            .run(Duration::from_secs(60))
-            .unwrap_or_else(|error| panic!("seed {seed}: {error}"));
-    }
+    SimulationBuilder::new()
+        .workload("a", SERVER_IP, || symmetric_node(SERVER_IP, CLIENT_IP))
+        .workload("b", CLIENT_IP, || symmetric_node(CLIENT_IP, SERVER_IP))
+        .iterations(Iterations::Fixed(SEEDS))
+        .run()
+        .unwrap()
+        .assert_passed();
 }
 
-/// The seeds of a sweep: `PEER_SIM_SEED=n` replays one.
-fn seeds(count: u64) -> Vec<u64> {
-    match std::env::var("PEER_SIM_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-    {
-        Some(seed) => vec![seed],
-        None => (0..count).collect(),
-    }
-}
+/// Seeds per test in CI; `MOONPOOL_ITERATIONS` scales them.
+const SEEDS: u64 = 200;
 
 #[test]
 fn reliable_packets_arrive_in_order_and_unreliable_at_most_once_across_a_server_crash() {
-    for seed in seeds(200) {
-        if let Err(error) = run_seed(seed) {
-            panic!(
-                "{error}\nreplay: PEER_SIM_SEED={seed} cargo test -p moonpool-tests --test peer_sim"
-            );
-        }
-    }
+    crash_scenario()
+        .iterations(Iterations::Fixed(SEEDS))
+        .run()
+        .unwrap()
+        .assert_passed();
 }
 
 #[test]
 fn the_same_seed_gives_the_same_trace() {
-    let first = run_seed(7).unwrap();
-    let second = run_seed(7).unwrap();
-    assert_eq!(first.trace_hash, second.trace_hash);
-    assert_eq!(first.events, second.events);
+    for scenario in [
+        crash_scenario(),
+        SimulationBuilder::new()
+            .workload("a", SERVER_IP, || symmetric_node(SERVER_IP, CLIENT_IP))
+            .workload("b", CLIENT_IP, || symmetric_node(CLIENT_IP, SERVER_IP)),
+    ] {
+        let run = scenario.verify_determinism(7).unwrap();
+        assert_eq!(run.failure, None);
+        assert!(run.events > 0);
+    }
 }
 
 #[test]
 #[ignore = "long sweep: cargo test -p moonpool-tests --test peer_sim -- --ignored"]
 fn delivery_guarantees_hold_for_a_thousand_seeds() {
-    for seed in seeds(1000) {
-        run_seed(seed).unwrap();
-    }
+    crash_scenario()
+        .iterations(Iterations::Fixed(1000))
+        .run()
+        .unwrap()
+        .assert_passed();
 }

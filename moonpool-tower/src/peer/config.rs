@@ -59,6 +59,14 @@ pub struct PeerConfig {
     /// arrives for this long is declared failed: this is how a half-open
     /// connection is noticed. Default 2 s (`CONNECTION_MONITOR_TIMEOUT`).
     pub ping_timeout: Duration,
+    /// Pings in a row answered only by bytes that complete no frame before
+    /// the connection is declared failed as if the ping timed out. A frame
+    /// still arriving delays a pong once; pongs that keep vanishing into
+    /// bytes mean the receiver waits for a frame that never ends (a length
+    /// field corrupted in transit, which no checksum covers). Default 3:
+    /// a large frame survives a stall or two, a corrupted stream is
+    /// noticed within a few ping intervals. Values below 1 count as 1.
+    pub max_frameless_pings: u32,
     /// A peer with nothing queued, nothing awaiting acknowledgement, no
     /// received traffic and no user handle for this long closes its
     /// connection and is forgotten by its transport. Default 180 s
@@ -90,6 +98,7 @@ impl Default for PeerConfig {
             reconnect_reset_after: Duration::from_secs(5),
             ping_interval: Duration::from_secs(1),
             ping_timeout: Duration::from_secs(2),
+            max_frameless_pings: 3,
             idle_timeout: Duration::from_secs(180),
             max_pending_pongs: 16,
             max_frame_length: DEFAULT_MAX_FRAME_LENGTH,

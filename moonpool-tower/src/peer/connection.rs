@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::{SinkExt, StreamExt};
 use moonpool_codec::{NetworkAddress, Packet};
@@ -127,6 +127,9 @@ pub(crate) async fn run(
             max_pending_pongs: config.max_pending_pongs,
         };
         let metrics = &shared.metrics;
+        // Frames decoded, for the monitor: bytes alone may belong to a frame
+        // that never ends.
+        let decoded = AtomicU64::new(0);
 
         let read = async {
             loop {
@@ -135,6 +138,7 @@ pub(crate) async fn run(
                     Some(Err(error)) => return ConnectionError::from_wire(error),
                     Some(Ok(packet)) => packet,
                 };
+                decoded.fetch_add(1, Ordering::Relaxed);
                 MetricsCells::add(&metrics.bytes_received, packet.frame_len() as u64);
                 if let Some(probe) = Probe::from_packet(&packet) {
                     if let Probe::Ping(nonce) = probe {
@@ -188,10 +192,13 @@ pub(crate) async fn run(
         };
 
         // Pings a connection on which nothing arrived for a ping interval;
-        // fails it if nothing at all arrives within the ping timeout after.
+        // fails it if nothing at all arrives within the ping timeout after,
+        // or if pings keep being answered by bytes that complete no frame.
         let monitor = async {
             let mut seen = received.load(Ordering::Relaxed);
             let mut nonce = 0u64;
+            let mut frames_checked = decoded.load(Ordering::Relaxed);
+            let mut frameless = 0u32;
             loop {
                 tokio::time::sleep(config.ping_interval).await;
                 let now_seen = received.load(Ordering::Relaxed);
@@ -205,6 +212,22 @@ pub(crate) async fn run(
                 tokio::time::sleep(config.ping_timeout).await;
                 let after = received.load(Ordering::Relaxed);
                 if after == now_seen {
+                    return ConnectionError::PingTimeout {
+                        timeout: config.ping_timeout,
+                    };
+                }
+                let frames = decoded.load(Ordering::Relaxed);
+                frameless = if frames == frames_checked {
+                    frameless + 1
+                } else {
+                    0
+                };
+                frames_checked = frames;
+                if frameless >= config.max_frameless_pings.max(1) {
+                    debug!(
+                        frameless,
+                        "pings answered only by bytes that complete no frame"
+                    );
                     return ConnectionError::PingTimeout {
                         timeout: config.ping_timeout,
                     };

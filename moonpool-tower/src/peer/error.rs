@@ -111,8 +111,11 @@ pub enum ConnectionError {
     /// The remote closed the connection.
     #[error("closed by the remote")]
     Closed,
-    /// Nothing was received within the ping timeout after a ping: the
-    /// connection is presumed half-open.
+    /// Nothing was received within the ping timeout after a ping (the
+    /// connection is presumed half-open), or pings were answered only by
+    /// bytes that completed no frame
+    /// ([`PeerConfig::max_frameless_pings`](super::PeerConfig::max_frameless_pings)
+    /// times in a row: the stream lost its frame boundaries).
     #[error("no pong and no data within {timeout:?} of a ping")]
     PingTimeout {
         /// The configured ping timeout.
