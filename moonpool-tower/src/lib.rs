@@ -45,11 +45,14 @@
 //! # }
 //! ```
 
+pub mod actor;
 pub mod backoff;
+pub mod endpoint;
 pub mod executor;
 pub mod net;
 pub mod peer;
 pub mod reconnect;
+pub mod rpc;
 pub mod transport;
 
 pub use backoff::{BackoffConfig, JitteredBackoff};
