@@ -271,3 +271,31 @@ async fn simultaneous_connects_end_with_exactly_one_connection() {
     assert_eq!(live(&a_to_b), 1);
     assert_eq!(live(&b_to_a), 1);
 }
+
+#[tokio::test]
+async fn an_oversize_frame_closes_the_connection_which_reconnects_and_is_counted() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = NetworkAddress::from(listener.local_addr().unwrap());
+    let client = tcp_client(2, TransportConfig::default());
+    let mut peer = client.peer(address);
+    peer.send(Outgoing::reliable(packet(1))).await.unwrap();
+
+    let mut first = accept_and_handshake(&listener).await;
+    assert_eq!(number(&first.next().await.unwrap().unwrap()), 1);
+    // A header claiming a 1 GiB frame, and nothing after it.
+    let mut header = (1u32 << 30).to_le_bytes().to_vec();
+    header.extend_from_slice(&[0u8; 20]);
+    first.get_mut().write_all(&header).await.unwrap();
+
+    let mut second = tokio::time::timeout(WITHIN, accept_and_handshake(&listener))
+        .await
+        .expect("the peer reconnects");
+    assert_eq!(number(&second.next().await.unwrap().unwrap()), 1, "resent");
+    assert_eq!(peer.metrics().failures.decode, 1);
+    assert!(matches!(
+        peer.last_error().as_deref(),
+        Some(ConnectionError::Decode(
+            moonpool_codec::WireError::FrameTooLarge { .. }
+        ))
+    ));
+}

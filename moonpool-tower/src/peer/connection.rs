@@ -49,8 +49,10 @@ pub(crate) struct Established {
 /// - Against our own outgoing connection or attempt (a simultaneous
 ///   connect), **the connection initiated by the lower listening address
 ///   wins**: both nodes apply the same rule to the same two addresses, so
-///   both keep the same connection. Queued packets are not lost: reliable
-///   ones are resent on the winner.
+///   both keep the same connection. No reliable packet is lost: they are
+///   resent on the winner. The closed connection ends like any other:
+///   unreliable packets still queued for it are discarded and their
+///   receipts report the failure.
 pub(crate) fn incoming_wins(
     current: Origin,
     local: Option<NetworkAddress>,

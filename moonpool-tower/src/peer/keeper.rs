@@ -23,11 +23,12 @@ use crate::transport::NodeContext;
 
 /// Starts the keeper of `shared` through the node's executor. `first` is an
 /// incoming connection to serve at once (an anonymous peer's only one).
+/// Returns whether it was started (not after shutdown).
 pub(crate) fn spawn_keeper(
     ctx: &Arc<NodeContext>,
     shared: Arc<PeerShared>,
     first: Option<Established>,
-) {
+) -> bool {
     let span = debug_span!("peer", address = ?shared.address);
     let keeper = Keeper {
         ctx: ctx.clone(),
@@ -37,7 +38,7 @@ pub(crate) fn spawn_keeper(
         backoff: ctx.backoff.session(),
         delay_next_attempt: false,
     };
-    ctx.spawn(keeper.run(first).instrument(span));
+    ctx.spawn(keeper.run(first).instrument(span))
 }
 
 struct Keeper {

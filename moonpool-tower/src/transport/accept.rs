@@ -34,7 +34,8 @@ pub(crate) async fn accept_loop(ctx: Arc<NodeContext>, mut incoming: BoxIncoming
             }
             Some(Ok((io, from))) => {
                 let span = debug_span!("incoming", %from);
-                ctx.spawn(handshake_incoming(ctx.clone(), io, from).instrument(span));
+                // Not started only after shutdown, which ends this loop.
+                let _ = ctx.spawn(handshake_incoming(ctx.clone(), io, from).instrument(span));
             }
         }
     }

@@ -63,15 +63,17 @@ impl NodeContext {
     }
 
     /// Starts a task through the executor; it counts as running until it
-    /// finishes. After shutdown, nothing new is started.
-    pub(crate) fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+    /// finishes. After shutdown, nothing new is started: returns whether the
+    /// task was started.
+    pub(crate) fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) -> bool {
         let Some(guard) = lock(&self.task_guard).clone() else {
-            return;
+            return false;
         };
         (self.executor)(Box::pin(async move {
             task.await;
             drop(guard);
         }));
+        true
     }
 
     /// A connector of our own.
@@ -104,12 +106,12 @@ impl NodeContext {
             return shared.clone();
         }
         let shared = self.new_peer(Some(address));
-        if self.shutdown.is_cancelled() {
+        if self.shutdown.is_cancelled() || !spawn_keeper(self, shared.clone(), None) {
+            // Shut down: a peer nobody serves is closed from the start.
             shared.close();
             return shared;
         }
         peers.insert(address, shared.clone());
-        spawn_keeper(self, shared.clone(), None);
         shared
     }
 
@@ -140,8 +142,8 @@ impl NodeContext {
                 if self.shutdown.is_cancelled() {
                     return;
                 }
-                let shared = self.new_peer(None);
-                spawn_keeper(self, shared, Some(connection));
+                // Not started after shutdown: the connection is dropped.
+                let _ = spawn_keeper(self, self.new_peer(None), Some(connection));
             }
         }
     }

@@ -12,7 +12,8 @@
 //! **Simultaneous connects.** When two nodes dial each other at once, both
 //! keep the connection initiated by the node with the lower listening
 //! address (`NetworkAddress` order: IP, then port, then flags); the other is
-//! closed by both, its reliable packets resent on the winner.
+//! closed by both, its reliable packets resent on the winner (its unsent
+//! unreliable packets are discarded, as on any connection end).
 
 mod accept;
 mod config;
@@ -200,7 +201,8 @@ impl TransportBuilder {
             self.rng,
         )?);
         if let Some(incoming) = incoming {
-            ctx.spawn(accept::accept_loop(ctx.clone(), incoming));
+            // A fresh context is not shut down: the loop always starts.
+            let _ = ctx.spawn(accept::accept_loop(ctx.clone(), incoming));
         }
         Ok(Transport {
             handle: Arc::new(TransportHandle { ctx, router }),
