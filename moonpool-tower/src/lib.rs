@@ -49,6 +49,7 @@ pub mod actor;
 pub mod backoff;
 pub mod endpoint;
 pub mod executor;
+mod interface;
 pub mod net;
 pub mod peer;
 pub mod reconnect;
@@ -57,3 +58,10 @@ pub mod transport;
 
 pub use backoff::{BackoffConfig, JitteredBackoff};
 pub use reconnect::{Reconnect, ReconnectLayer};
+
+#[doc(hidden)]
+pub mod __private {
+    //! Re-exports for [`interface!`](crate::interface); not a public API.
+    pub use moonpool_codec;
+    pub use tower;
+}
