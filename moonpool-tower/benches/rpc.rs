@@ -94,7 +94,9 @@ fn rig() -> Rig {
         .build()
         .unwrap();
     let (rpc, raw, pipelined, nodes) = runtime.block_on(async {
-        let incoming = TcpIncoming::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let incoming = TcpIncoming::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
         let address: NetworkAddress = incoming.local_addr().unwrap().into();
         let server = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(1))
             .listen(address, incoming)
@@ -129,7 +131,12 @@ async fn rpc_sequential(rpc: &mut Client, calls: usize, times: &mut Vec<Duration
     let request = blob();
     for _ in 0..calls {
         let start = Instant::now();
-        rpc.ready().await.unwrap().call(request.clone()).await.unwrap();
+        rpc.ready()
+            .await
+            .unwrap()
+            .call(request.clone())
+            .await
+            .unwrap();
         times.push(start.elapsed());
     }
 }
@@ -262,7 +269,10 @@ fn comparison(rig: &mut Rig) {
     let calls = (ROUNDS * THROUGHPUT_CALLS) as f64;
     let (rpc_rate, raw_rate) = (calls / rpc_secs, calls / raw_secs);
     println!();
-    println!("one call in flight (round trip, {} calls each):", ROUNDS * LATENCY_CALLS);
+    println!(
+        "one call in flight (round trip, {} calls each):",
+        ROUNDS * LATENCY_CALLS
+    );
     println!(
         "  rpc      median {:>8.1} µs   p99 {:>8.1} µs",
         micros(rpc_median),
@@ -281,7 +291,10 @@ fn comparison(rig: &mut Rig) {
     println!("{IN_FLIGHT} calls in flight on one connection:");
     println!("  rpc      {rpc_rate:>12.0} calls/s");
     println!("  raw echo {raw_rate:>12.0} echoes/s");
-    println!("  ratio    {:>12.2}x of the raw echo's rate", rpc_rate / raw_rate);
+    println!(
+        "  ratio    {:>12.2}x of the raw echo's rate",
+        rpc_rate / raw_rate
+    );
 }
 
 fn micros(duration: Duration) -> f64 {
