@@ -1,1 +1,122 @@
 //! A deterministic network simulator on tokio's paused clock.
+//!
+//! A simulation iteration is a world of hosts, addressed by IPv4 address,
+//! connected by a simulated TCP network whose streams implement tokio's
+//! `AsyncRead` and `AsyncWrite`. Unchanged tokio code — `Framed`,
+//! `tokio::io::split`, `tokio::time::timeout`, tower's `Timeout` — runs on it,
+//! on simulated time that costs no wall time when idle, and every run of the
+//! same seed makes the same choices in the same order.
+//!
+//! ```
+//! use std::net::Ipv4Addr;
+//! use std::time::Duration;
+//! use moonpool_sim_net::{Sim, SimTcpListener, SimTcpStream, spawn};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! let server_ip = Ipv4Addr::new(10, 0, 0, 1);
+//! let outcome = Sim::new(7)
+//!     // A restartable host: the factory runs at start and after each restart.
+//!     .host("echo", server_ip, || async {
+//!         let listener = SimTcpListener::bind("0.0.0.0:9000").await?;
+//!         loop {
+//!             let (mut stream, _peer) = listener.accept().await?;
+//!             // Tasks spawned through the host belong to it, and die with it.
+//!             spawn(async move {
+//!                 let mut buf = [0u8; 1024];
+//!                 while let Ok(n @ 1..) = stream.read(&mut buf).await {
+//!                     if stream.write_all(&buf[..n]).await.is_err() {
+//!                         break;
+//!                     }
+//!                 }
+//!             });
+//!         }
+//!         #[allow(unreachable_code)]
+//!         Ok::<(), std::io::Error>(())
+//!     })
+//!     // A workload: the iteration ends when every workload has finished.
+//!     .workload("client", Ipv4Addr::new(10, 0, 0, 2), async move {
+//!         // Host names resolve through the simulation's host table.
+//!         let mut stream = SimTcpStream::connect("echo:9000").await?;
+//!         for round in 0..10u64 {
+//!             stream.write_all(&round.to_le_bytes()).await?;
+//!             let mut reply = [0u8; 8];
+//!             // Bytes may arrive cut at any point; read_exact reassembles.
+//!             stream.read_exact(&mut reply).await?;
+//!             assert_eq!(u64::from_le_bytes(reply), round);
+//!         }
+//!         Ok::<(), std::io::Error>(())
+//!     })
+//!     .run(Duration::from_secs(60))
+//!     .expect("the iteration completes");
+//!
+//! // Same seed, same workload: same events, same hash.
+//! println!("{} events, trace {:016x}, {:?} simulated", outcome.events, outcome.trace_hash, outcome.sim_elapsed);
+//! ```
+//!
+//! # Map
+//!
+//! - [`sim`]: one iteration — [`Sim`] (builder and `run`), [`SimOutcome`],
+//!   [`SimError`] with its [`WaitReport`] of what was waiting.
+//! - [`host`]: hosts — [`SimHandle`] (crash, restart, time, seeded RNG
+//!   streams, name lookup), [`HostHandle`] and [`spawn`] (the host-scoped
+//!   executor).
+//! - [`tcp`]: simulated TCP — [`SimTcpStream`], [`SimTcpListener`],
+//!   [`SimIncoming`] (the accept `Stream`), [`SimConnector`] (a
+//!   `tower::MakeConnection<SocketAddr>`).
+//! - [`config`]: [`NetConfig`] and [`SimConfig`], every tunable number.
+//! - [`trace`]: [`NetEvent`], [`TraceRecord`], and the stable trace hash.
+//!
+//! # Guarantees
+//!
+//! - **Determinism.** Same seed, same workload: the same network events in
+//!   the same order at the same simulated times, hence the same
+//!   [`SimOutcome::trace_hash`], provided user code follows the rules of
+//!   `docs/determinism.md` (tokio time only, RNG streams from
+//!   [`SimHandle::host_rng`], no `HashMap` iteration, spawn through the host,
+//!   `biased;` selects).
+//! - **No hangs.** Every iteration has a budget of simulated time; a stalled
+//!   or runaway iteration ends with an error naming the waiting hosts and
+//!   sockets.
+//! - **Crashes are total.** [`SimHandle::crash`] aborts every task of the host
+//!   and resets every socket; nothing of a dead incarnation runs again.
+//! - **Time.** Simulated time is `tokio::time::Instant` on a paused clock,
+//!   which tokio's timer wheel advances in steps of 1 ms.
+//!
+//! # Where the simulated TCP differs from a kernel's
+//!
+//! The conformance suite (`tests/conformance`) runs the same bodies against
+//! real TCP and the simulator; these differences are deliberate:
+//!
+//! - packets become visible at the first 1 ms tick at or after their drawn
+//!   arrival time (tokio's timer resolution), in drawn order;
+//! - window updates are instantaneous: when the receiver reads, the sender
+//!   may transmit at once (no ACK travels back), and a segment leaves the
+//!   sender's buffer when it arrives;
+//! - a connection attempt beyond a listener's backlog is refused instead of
+//!   being retried by the client;
+//! - a RST discards the receiver's unread bytes at once (Linux may still let
+//!   them be read first);
+//! - there is no `TIME_WAIT`: a port is reusable once both ends have closed;
+//! - an empty read returns at once, where tokio's `TcpStream` first waits for
+//!   readability; both return `Ok(0)` without consuming anything.
+
+pub mod config;
+pub mod host;
+pub(crate) mod net;
+mod seed;
+pub mod sim;
+pub mod tcp;
+pub mod trace;
+pub(crate) mod world;
+
+pub use config::{ConfigError, NetConfig, SimConfig};
+pub use host::{HostError, HostHandle, HostInfo, SimHandle, handle, spawn};
+pub use sim::{
+    HostReport, Sim, SimError, SimOutcome, SocketReport, WaitReport, WorkloadReport, WorkloadStatus,
+};
+pub use tcp::{ConnectFuture, SimConnector, SimIncoming, SimTcpListener, SimTcpStream, ToSimAddr};
+pub use trace::{EventTrace, Fnv1a64, NetEvent, TraceRecord};
+
+/// The error type host futures may return (anything `Into<BoxError>`:
+/// `io::Error`, `String`, your own error types).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

@@ -1,0 +1,157 @@
+//! Every tunable number of the simulator, with its default and the reason for it.
+
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+/// The simulated network's tunables.
+///
+/// Build one with [`NetConfig::default`] and change the fields you need:
+///
+/// ```
+/// use std::time::Duration;
+/// use moonpool_sim_net::NetConfig;
+///
+/// let config = NetConfig {
+///     latency: Duration::from_micros(100)..=Duration::from_millis(1),
+///     ..NetConfig::default()
+/// };
+/// assert!(config.validate().is_ok());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetConfig {
+    /// One-way latency of every segment, FIN, RST and handshake packet, drawn
+    /// uniformly from this range for each packet.
+    ///
+    /// Default: 100 µs ..= 1 ms, a data-centre network. Note that tokio's
+    /// timer wheel has a resolution of 1 ms: a packet becomes visible at the
+    /// first millisecond tick at or after its drawn arrival time, in the order
+    /// of the drawn times.
+    pub latency: RangeInclusive<Duration>,
+    /// Bytes a writer may have in its send buffer (written, not yet arrived in
+    /// the peer's receive buffer) before `poll_write` returns `Pending`.
+    ///
+    /// Default: 64 KiB, small enough that backpressure shows up in tests.
+    pub send_buffer: usize,
+    /// Bytes a receiver buffers (arrived plus in flight) before the sender
+    /// stops transmitting: the TCP receive window.
+    ///
+    /// Default: 64 KiB, the classic unscaled TCP window.
+    pub receive_window: usize,
+    /// Largest segment the fabric puts on the wire; a larger write travels as
+    /// several segments, each with its own latency draw.
+    ///
+    /// Default: 64 KiB, the loopback interface's segment size.
+    pub max_segment_size: usize,
+    /// Ports handed out for port 0 and for the local end of outgoing
+    /// connections. A port is reused once the connection that held it is
+    /// closed at both ends.
+    ///
+    /// Default: 49152 ..= 65535, the IANA dynamic range.
+    pub ephemeral_ports: RangeInclusive<u16>,
+    /// Connections a listener queues before `accept` takes them; a
+    /// connection attempt beyond it is refused (a kernel would drop the SYN
+    /// and let the client retry).
+    ///
+    /// Default: 1024, tokio's listen backlog.
+    pub listen_backlog: usize,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        Self {
+            latency: Duration::from_micros(100)..=Duration::from_millis(1),
+            send_buffer: 64 * 1024,
+            receive_window: 64 * 1024,
+            max_segment_size: 64 * 1024,
+            ephemeral_ports: 49152..=65535,
+            listen_backlog: 1024,
+        }
+    }
+}
+
+impl NetConfig {
+    /// Checks that every field describes a network that can carry bytes.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field, problem| Err(ConfigError { field, problem });
+        if self.latency.start() > self.latency.end() {
+            return invalid("latency", "range is empty (start > end)");
+        }
+        if self.send_buffer == 0 {
+            return invalid("send_buffer", "must be at least 1 byte");
+        }
+        if self.receive_window == 0 {
+            return invalid("receive_window", "must be at least 1 byte");
+        }
+        if self.max_segment_size == 0 {
+            return invalid("max_segment_size", "must be at least 1 byte");
+        }
+        if self.ephemeral_ports.start() > self.ephemeral_ports.end()
+            || *self.ephemeral_ports.start() == 0
+        {
+            return invalid("ephemeral_ports", "range is empty or contains port 0");
+        }
+        if self.listen_backlog == 0 {
+            return invalid("listen_backlog", "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// A configuration field that can not work, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: `{field}` {problem}")]
+pub struct ConfigError {
+    /// The offending field.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub problem: &'static str,
+}
+
+/// Tunables of one iteration, beyond the network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimConfig {
+    /// When an iteration reaches its budget, it is reported as
+    /// [`SimError::Stalled`](crate::SimError::Stalled) if nothing happened
+    /// (no network event, no host task polled) during this final stretch of
+    /// simulated time, and as
+    /// [`SimError::BudgetExceeded`](crate::SimError::BudgetExceeded)
+    /// otherwise. The stretch is capped at half the budget.
+    ///
+    /// Default: 5 s, longer than any periodic timer of the stack (pings
+    /// every 1 s), so a live system is never mistaken for a stalled one.
+    pub stall_window: Duration,
+    /// Keep every network event, with its simulated time, in
+    /// [`SimOutcome::trace`](crate::SimOutcome::trace). The stable hash is
+    /// always computed; the list costs memory, so it is off by default.
+    ///
+    /// Default: `false`.
+    pub record_trace: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            stall_window: Duration::from_secs(5),
+            record_trace: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_is_valid() {
+        assert_eq!(NetConfig::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn inverted_latency_range_is_rejected() {
+        let config = NetConfig {
+            latency: Duration::from_millis(2)..=Duration::from_millis(1),
+            ..NetConfig::default()
+        };
+        assert_eq!(config.validate().map_err(|e| e.field), Err("latency"));
+    }
+}

@@ -1,0 +1,243 @@
+//! One simulated TCP connection: two endpoints, each with its receive buffer
+//! and its outgoing pipe (send buffer, bytes in flight, FIN state) toward the
+//! other end.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::task::Waker;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use super::Net;
+use super::queue::Event;
+use super::slab::Key;
+use crate::host::HostId;
+use crate::world::Wakes;
+
+/// Which end of a connection: the one that connected or the one that accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    Client,
+    Server,
+}
+
+impl Side {
+    pub(crate) fn other(self) -> Self {
+        match self {
+            Side::Client => Side::Server,
+            Side::Server => Side::Client,
+        }
+    }
+}
+
+/// Lifecycle of one end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EndState {
+    /// The server end before the connection request reached a listener.
+    Unborn,
+    /// The client end waiting for the handshake reply.
+    Connecting,
+    /// The client end whose request was refused.
+    Refused,
+    /// Connected (possibly half-closed or reset; see the flags).
+    Open,
+    /// The socket was dropped, or its host crashed.
+    Closed,
+}
+
+pub(crate) struct Endpoint {
+    pub(crate) host: HostId,
+    pub(crate) state: EndState,
+    pub(crate) local: SocketAddr,
+    /// The local port came from the host's ephemeral range (client ends).
+    pub(crate) ephemeral: bool,
+
+    // Receive side.
+    pub(crate) recv: VecDeque<Bytes>,
+    pub(crate) recv_bytes: usize,
+    pub(crate) fin_received: bool,
+    pub(crate) reset: bool,
+    /// A RST already went out from this end (at most one per connection end).
+    pub(crate) rst_sent: bool,
+    /// The reader (or the `connect` future) waiting on this end.
+    pub(crate) read_waker: Option<Waker>,
+    /// The writer waiting for send-buffer room.
+    pub(crate) write_waker: Option<Waker>,
+
+    // Outgoing pipe toward the other end.
+    pub(crate) unsent: VecDeque<Bytes>,
+    pub(crate) unsent_bytes: usize,
+    pub(crate) in_flight: usize,
+    /// Arrival time of the last packet sent on this pipe: a later packet never
+    /// arrives before it, whatever its latency draw.
+    pub(crate) last_arrival: Instant,
+    pub(crate) shutdown: bool,
+    pub(crate) fin_sent: bool,
+}
+
+impl Endpoint {
+    pub(crate) fn new(host: HostId, local: SocketAddr, state: EndState, now: Instant) -> Self {
+        Self {
+            host,
+            state,
+            local,
+            ephemeral: false,
+            recv: VecDeque::new(),
+            recv_bytes: 0,
+            fin_received: false,
+            reset: false,
+            rst_sent: false,
+            read_waker: None,
+            write_waker: None,
+            unsent: VecDeque::new(),
+            unsent_bytes: 0,
+            in_flight: 0,
+            last_arrival: now,
+            shutdown: false,
+            fin_sent: false,
+        }
+    }
+
+    /// No socket will use this end again.
+    pub(crate) fn is_dead(&self) -> bool {
+        matches!(
+            self.state,
+            EndState::Unborn | EndState::Refused | EndState::Closed
+        )
+    }
+
+    /// Throws away everything buffered in both directions (on RST).
+    pub(crate) fn discard_buffers(&mut self) {
+        self.recv.clear();
+        self.recv_bytes = 0;
+        self.unsent.clear();
+        self.unsent_bytes = 0;
+    }
+
+    pub(crate) fn wake_all(&mut self, wakes: &mut Wakes) {
+        wakes.push(self.read_waker.take());
+        wakes.push(self.write_waker.take());
+    }
+}
+
+pub(crate) struct Connection {
+    /// The address the client asked for.
+    pub(crate) target: SocketAddr,
+    /// The host that address resolved to when connecting (None: unknown).
+    pub(crate) dest: Option<HostId>,
+    pub(crate) ends: [Endpoint; 2],
+}
+
+impl Connection {
+    pub(crate) fn end(&self, side: Side) -> &Endpoint {
+        match side {
+            Side::Client => &self.ends[0],
+            Side::Server => &self.ends[1],
+        }
+    }
+
+    pub(crate) fn end_mut(&mut self, side: Side) -> &mut Endpoint {
+        match side {
+            Side::Client => &mut self.ends[0],
+            Side::Server => &mut self.ends[1],
+        }
+    }
+
+    /// (this end, the other end).
+    pub(crate) fn pair_mut(&mut self, side: Side) -> (&mut Endpoint, &mut Endpoint) {
+        let [client, server] = &mut self.ends;
+        match side {
+            Side::Client => (client, server),
+            Side::Server => (server, client),
+        }
+    }
+
+    pub(crate) fn is_dead(&self) -> bool {
+        self.ends.iter().all(Endpoint::is_dead)
+    }
+}
+
+/// Remembers `waker` in `slot` unless it already wakes the same task.
+pub(crate) fn store_waker(slot: &mut Option<Waker>, waker: &Waker) {
+    match slot {
+        Some(old) if old.will_wake(waker) => {}
+        _ => *slot = Some(waker.clone()),
+    }
+}
+
+/// Puts as many unsent bytes of `from`'s pipe on the wire as the receiver's
+/// window allows, then the FIN if the pipe is shut down and drained.
+pub(crate) fn transmit(
+    conn: &mut Connection,
+    key: Key,
+    from: Side,
+    net: &mut Net,
+    now: Instant,
+    wakes: &mut Wakes,
+) {
+    let (me, peer) = conn.pair_mut(from);
+    let to = from.other();
+    let mut window = net
+        .config
+        .receive_window
+        .saturating_sub(me.in_flight + peer.recv_bytes);
+    while window > 0 {
+        let Some(front) = me.unsent.front_mut() else {
+            break;
+        };
+        let len = front.len().min(window).min(net.config.max_segment_size);
+        let segment = if len == front.len() {
+            match me.unsent.pop_front() {
+                Some(segment) => segment,
+                None => break,
+            }
+        } else {
+            front.split_to(len)
+        };
+        me.unsent_bytes -= len;
+        me.in_flight += len;
+        window -= len;
+        let at = net.arrival(now, &mut me.last_arrival);
+        net.schedule(
+            at,
+            Event::Data {
+                conn: key,
+                to,
+                data: segment,
+            },
+            wakes,
+        );
+    }
+    if me.shutdown && !me.fin_sent && me.unsent_bytes == 0 && !me.reset {
+        me.fin_sent = true;
+        let at = net.arrival(now, &mut me.last_arrival);
+        net.schedule(at, Event::Fin { conn: key, to }, wakes);
+    }
+}
+
+/// Sends a RST from `from` to the other end, after what is already in flight.
+pub(crate) fn send_reset(
+    conn: &mut Connection,
+    key: Key,
+    from: Side,
+    net: &mut Net,
+    now: Instant,
+    wakes: &mut Wakes,
+) {
+    let me = conn.end_mut(from);
+    if me.rst_sent {
+        return;
+    }
+    me.rst_sent = true;
+    me.discard_buffers();
+    let at = net.arrival(now, &mut me.last_arrival);
+    net.schedule(
+        at,
+        Event::Rst {
+            conn: key,
+            to: from.other(),
+        },
+        wakes,
+    );
+}

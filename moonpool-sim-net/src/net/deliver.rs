@@ -1,0 +1,159 @@
+//! Applying packets that reached their destination: what the driver does with
+//! each due event.
+
+use bytes::Bytes;
+use tokio::time::Instant;
+use tracing::{debug, trace};
+
+use super::connection::{EndState, Side, send_reset};
+use super::queue::Event;
+use super::slab::Key;
+use crate::trace::NetEvent;
+use crate::world::{Wakes, World};
+
+impl World {
+    /// Applies every event due at `now`, in (time, send order). Returns how
+    /// many were applied.
+    pub(crate) fn process_due(&mut self, now: Instant, wakes: &mut Wakes) -> u64 {
+        let mut applied = 0;
+        while let Some(event) = self.net.queue.pop_due(now) {
+            self.apply(event, now, wakes);
+            applied += 1;
+        }
+        applied
+    }
+
+    fn apply(&mut self, event: Event, now: Instant, wakes: &mut Wakes) {
+        match event {
+            Event::Syn(key) => self.on_syn(key, now, wakes),
+            Event::SynAck(key) => self.on_syn_ack(key, now, wakes),
+            Event::Refuse(key) => self.on_refuse(key, now, wakes),
+            Event::Data { conn, to, data } => self.on_data(conn, to, data, now, wakes),
+            Event::Fin { conn, to } => self.on_fin(conn, to, now, wakes),
+            Event::Rst { conn, to } => self.on_rst(conn, to, now, wakes),
+        }
+    }
+
+    fn on_data(&mut self, key: Key, to: Side, data: Bytes, now: Instant, wakes: &mut Wakes) {
+        let World { net, conns, .. } = self;
+        let Some(conn) = conns.get_mut(key) else {
+            return;
+        };
+        let len = data.len();
+        let (receiver, sender) = conn.pair_mut(to);
+        sender.in_flight = sender.in_flight.saturating_sub(len);
+        let (from, to_addr) = (sender.local, receiver.local);
+        trace!(%from, to = %to_addr, len, "segment");
+        net.record(
+            now,
+            NetEvent::Segment {
+                from,
+                to: to_addr,
+                len: u32::try_from(len).unwrap_or(u32::MAX),
+            },
+        );
+        // The segment left the send buffer: room for the writer.
+        wakes.push(sender.write_waker.take());
+        if receiver.state == EndState::Open && !receiver.reset {
+            receiver.recv_bytes += len;
+            receiver.recv.push_back(data);
+            wakes.push(receiver.read_waker.take());
+        } else if receiver.state == EndState::Closed {
+            // Data for a closed socket: the kernel answers with a reset.
+            send_reset(conn, key, to, net, now, wakes);
+        }
+    }
+
+    fn on_fin(&mut self, key: Key, to: Side, now: Instant, wakes: &mut Wakes) {
+        let World { net, conns, .. } = self;
+        let Some(conn) = conns.get_mut(key) else {
+            return;
+        };
+        let (receiver, sender) = conn.pair_mut(to);
+        net.record(
+            now,
+            NetEvent::Fin {
+                from: sender.local,
+                to: receiver.local,
+            },
+        );
+        debug!(from = %sender.local, to = %receiver.local, "FIN arrived");
+        if receiver.state == EndState::Open && !receiver.reset {
+            receiver.fin_received = true;
+            wakes.push(receiver.read_waker.take());
+        }
+    }
+
+    fn on_rst(&mut self, key: Key, to: Side, now: Instant, wakes: &mut Wakes) {
+        let World { net, conns, .. } = self;
+        let Some(conn) = conns.get_mut(key) else {
+            return;
+        };
+        let (receiver, sender) = conn.pair_mut(to);
+        net.record(
+            now,
+            NetEvent::Reset {
+                from: sender.local,
+                to: receiver.local,
+            },
+        );
+        debug!(from = %sender.local, to = %receiver.local, "RST arrived");
+        if receiver.state == EndState::Open && !receiver.reset {
+            receiver.reset = true;
+            receiver.discard_buffers();
+            receiver.wake_all(wakes);
+        }
+    }
+
+    fn on_syn_ack(&mut self, key: Key, now: Instant, wakes: &mut Wakes) {
+        let World { net, conns, .. } = self;
+        let Some(conn) = conns.get_mut(key) else {
+            return;
+        };
+        let server = conn.end(Side::Server).local;
+        let client = conn.end_mut(Side::Client);
+        net.record(
+            now,
+            NetEvent::Established {
+                client: client.local,
+                server,
+            },
+        );
+        match client.state {
+            EndState::Connecting => {
+                debug!(client = %client.local, %server, "connected");
+                client.state = EndState::Open;
+                wakes.push(client.read_waker.take());
+            }
+            EndState::Closed => {
+                // The connect was abandoned: answer the handshake with a reset.
+                send_reset(conn, key, Side::Client, net, now, wakes);
+            }
+            EndState::Unborn | EndState::Refused | EndState::Open => {}
+        }
+    }
+
+    fn on_refuse(&mut self, key: Key, now: Instant, wakes: &mut Wakes) {
+        let World { net, conns, .. } = self;
+        let Some(conn) = conns.get_mut(key) else {
+            return;
+        };
+        let target = conn.target;
+        let client = conn.end_mut(Side::Client);
+        net.record(
+            now,
+            NetEvent::Reset {
+                from: target,
+                to: client.local,
+            },
+        );
+        match client.state {
+            EndState::Connecting => {
+                // The connect future takes the refusal and frees the connection.
+                client.state = EndState::Refused;
+                wakes.push(client.read_waker.take());
+            }
+            _ => self.free_if_dead(key),
+        }
+    }
+}

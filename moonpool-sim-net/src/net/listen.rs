@@ -1,0 +1,264 @@
+//! Listeners, ports, and the connection handshake: bind, accept, connect,
+//! and what a connection request finds when it reaches its destination.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::task::{Context, Poll, Waker};
+
+use tokio::time::Instant;
+use tracing::debug;
+
+use super::connection::{Connection, EndState, Endpoint, Side, send_reset, store_waker};
+use super::errors;
+use super::queue::Event;
+use super::slab::Key;
+use crate::host::HostId;
+use crate::trace::NetEvent;
+use crate::world::{Wakes, World};
+
+/// A listening socket: its address and the connections waiting for `accept`.
+pub(crate) struct Listener {
+    pub(crate) host: HostId,
+    pub(crate) addr: SocketAddr,
+    pub(crate) backlog: VecDeque<Key>,
+    pub(crate) waker: Option<Waker>,
+}
+
+impl Listener {
+    /// A listener bound to the unspecified address takes connections to any
+    /// address of its host; one bound to an address only to that address.
+    fn accepts(&self, ip: IpAddr) -> bool {
+        self.addr.ip().is_unspecified() || self.addr.ip() == ip
+    }
+}
+
+impl World {
+    pub(crate) fn bind(
+        &mut self,
+        host: HostId,
+        incarnation: u64,
+        addr: SocketAddr,
+    ) -> io::Result<(Key, SocketAddr)> {
+        if !self.hosts.is_current(host, incarnation) {
+            return Err(errors::host_down());
+        }
+        let IpAddr::V4(ip) = addr.ip() else {
+            return Err(errors::addr_not_available("IPv6 is not simulated"));
+        };
+        let host_ip = self.hosts.ip(host);
+        if !(ip.is_unspecified() || ip.is_loopback() || Some(ip) == host_ip) {
+            return Err(errors::addr_not_available(
+                "the address to bind is not an address of this host",
+            ));
+        }
+        let World {
+            hosts, ports, net, ..
+        } = self;
+        let port = match addr.port() {
+            0 => hosts
+                .allocate_port(host, &net.config.ephemeral_ports, |port| {
+                    ports.contains_key(&(host, port))
+                })
+                .ok_or_else(|| errors::addr_not_available("no free ephemeral port"))?,
+            port if ports.contains_key(&(host, port)) => return Err(errors::addr_in_use(port)),
+            port => port,
+        };
+        let local = SocketAddr::new(IpAddr::V4(ip), port);
+        let key = self.listeners.insert(Listener {
+            host,
+            addr: local,
+            backlog: VecDeque::new(),
+            waker: None,
+        });
+        self.ports.insert((host, port), key);
+        debug!(%local, "listening");
+        Ok((key, local))
+    }
+
+    /// Takes the next queued connection: (connection, local addr, peer addr).
+    pub(crate) fn poll_accept(
+        &mut self,
+        listener: Key,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(Key, SocketAddr, SocketAddr)>> {
+        let World {
+            listeners, conns, ..
+        } = self;
+        let Some(listener) = listeners.get_mut(listener) else {
+            return Poll::Ready(Err(errors::aborted()));
+        };
+        while let Some(key) = listener.backlog.pop_front() {
+            if let Some(conn) = conns.get(key) {
+                let local = conn.end(Side::Server).local;
+                let peer = conn.end(Side::Client).local;
+                debug!(%local, %peer, "accepted");
+                return Poll::Ready(Ok((key, local, peer)));
+            }
+        }
+        store_waker(&mut listener.waker, cx.waker());
+        Poll::Pending
+    }
+
+    /// The listener was dropped (or its host crashed): its port is free again,
+    /// and queued connections nobody accepted are reset, as the kernel does.
+    /// Accepted connections are not affected.
+    pub(crate) fn close_listener(&mut self, key: Key, wakes: &mut Wakes) {
+        if self.finished {
+            return;
+        }
+        let Some(listener) = self.listeners.remove(key) else {
+            return;
+        };
+        let slot = (listener.host, listener.addr.port());
+        if self.ports.get(&slot) == Some(&key) {
+            self.ports.remove(&slot);
+        }
+        wakes.push(listener.waker);
+        debug!(local = %listener.addr, unaccepted = listener.backlog.len(), "listener closed");
+        let now = Instant::now();
+        for conn_key in listener.backlog {
+            if let Some(conn) = self.conns.get_mut(conn_key) {
+                send_reset(conn, conn_key, Side::Server, &mut self.net, now, wakes);
+                conn.end_mut(Side::Server).state = EndState::Closed;
+            }
+            self.free_if_dead(conn_key);
+        }
+    }
+
+    /// Starts a connection: allocates the local port and sends the request.
+    pub(crate) fn connect(
+        &mut self,
+        host: HostId,
+        incarnation: u64,
+        target: SocketAddr,
+        wakes: &mut Wakes,
+    ) -> io::Result<Key> {
+        if !self.hosts.is_current(host, incarnation) {
+            return Err(errors::host_down());
+        }
+        let IpAddr::V4(mut ip) = target.ip() else {
+            return Err(errors::addr_not_available("IPv6 is not simulated"));
+        };
+        if ip.is_unspecified() {
+            ip = Ipv4Addr::LOCALHOST;
+        }
+        let target = SocketAddr::new(IpAddr::V4(ip), target.port());
+        let own_ip = self.hosts.ip(host).unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let (dest, local_ip) = if ip.is_loopback() {
+            (Some(host), ip)
+        } else if ip == own_ip {
+            (Some(host), own_ip)
+        } else {
+            (self.hosts.by_ip(ip), own_ip)
+        };
+        let World {
+            hosts, ports, net, ..
+        } = self;
+        let port = hosts
+            .allocate_port(host, &net.config.ephemeral_ports, |port| {
+                ports.contains_key(&(host, port))
+            })
+            .ok_or_else(|| errors::addr_not_available("no free ephemeral port"))?;
+        hosts.claim_port(host, port);
+        let now = Instant::now();
+        let local = SocketAddr::new(IpAddr::V4(local_ip), port);
+        let mut client = Endpoint::new(host, local, EndState::Connecting, now);
+        client.ephemeral = true;
+        let server = Endpoint::new(host, target, EndState::Unborn, now);
+        let key = self.conns.insert(Connection {
+            target,
+            dest,
+            ends: [client, server],
+        });
+        let at = self.net.arrival_unordered(now);
+        self.net.schedule(at, Event::Syn(key), wakes);
+        debug!(%local, %target, "connecting");
+        Ok(key)
+    }
+
+    /// Progress of a connect: Ok((local, peer)) once established.
+    pub(crate) fn poll_connect(
+        &mut self,
+        key: Key,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(SocketAddr, SocketAddr)>> {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return Poll::Ready(Err(errors::aborted()));
+        };
+        let peer = conn.end(Side::Server).local;
+        let client = conn.end_mut(Side::Client);
+        match client.state {
+            EndState::Connecting => {
+                store_waker(&mut client.read_waker, cx.waker());
+                Poll::Pending
+            }
+            EndState::Open => Poll::Ready(Ok((client.local, peer))),
+            EndState::Refused => {
+                client.state = EndState::Closed;
+                self.free_if_dead(key);
+                Poll::Ready(Err(errors::refused()))
+            }
+            EndState::Unborn | EndState::Closed => Poll::Ready(Err(errors::aborted())),
+        }
+    }
+
+    /// A connection request reached its destination host (or found none).
+    pub(crate) fn on_syn(&mut self, key: Key, now: Instant, wakes: &mut Wakes) {
+        let World {
+            net,
+            conns,
+            listeners,
+            ports,
+            hosts,
+            ..
+        } = self;
+        let Some(conn) = conns.get_mut(key) else {
+            return;
+        };
+        let client = conn.end(Side::Client).local;
+        let target = conn.target;
+        if conn.end(Side::Client).state != EndState::Connecting {
+            // Abandoned before the request arrived; nobody waits for an answer.
+            self.free_if_dead(key);
+            return;
+        }
+        let backlog_limit = net.config.listen_backlog;
+        let listener = conn
+            .dest
+            .filter(|&host| hosts.is_alive(host))
+            .and_then(|host| ports.get(&(host, target.port())).copied())
+            .and_then(|lk| listeners.get_mut(lk))
+            .filter(|l| l.accepts(target.ip()) && l.backlog.len() < backlog_limit);
+        match listener {
+            Some(listener) => {
+                let server = conn.end_mut(Side::Server);
+                *server = Endpoint::new(listener.host, target, EndState::Open, now);
+                listener.backlog.push_back(key);
+                wakes.push(listener.waker.take());
+                let at = net.arrival(now, &mut server.last_arrival);
+                net.schedule(at, Event::SynAck(key), wakes);
+                net.record(
+                    now,
+                    NetEvent::Accepted {
+                        client,
+                        server: target,
+                    },
+                );
+                debug!(%client, server = %target, "connection queued for accept");
+            }
+            None => {
+                let at = net.arrival_unordered(now);
+                net.schedule(at, Event::Refuse(key), wakes);
+                net.record(
+                    now,
+                    NetEvent::Refused {
+                        client,
+                        server: target,
+                    },
+                );
+                debug!(%client, server = %target, "connection refused");
+            }
+        }
+    }
+}

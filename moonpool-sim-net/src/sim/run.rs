@@ -1,0 +1,174 @@
+//! Running one iteration: the paused runtime, host start-up, and the
+//! watchdog that ends the iteration on completion, failure, stall or budget.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::{Instant, sleep_until};
+
+use super::{HostKind, Sim, SimError, SimOutcome, WorkloadReport, driver};
+use crate::host::{HostTable, start_host};
+use crate::net::Net;
+use crate::world::{Shared, World};
+
+pub(super) fn run(sim: Sim, budget: Duration) -> Result<SimOutcome, SimError> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        // Called from async code (a `#[tokio::test]`, say): a runtime can not
+        // block inside another, so the iteration gets a thread of its own.
+        return std::thread::scope(|scope| {
+            match scope.spawn(move || run_here(sim, budget)).join() {
+                Ok(result) => result,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        });
+    }
+    run_here(sim, budget)
+}
+
+fn run_here(sim: Sim, budget: Duration) -> Result<SimOutcome, SimError> {
+    sim.net.validate()?;
+    check_hosts(&sim)?;
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    builder.enable_time().start_paused(true);
+    // tokio's own RNG (the branch order of an unbiased `select!`) is seeded
+    // from the iteration only when tokio exposes it.
+    #[cfg(tokio_unstable)]
+    builder.rng_seed(tokio::runtime::RngSeed::from_bytes(&sim.seed.to_le_bytes()));
+    let runtime = builder.build().map_err(SimError::Runtime)?;
+    let (shared, result) = runtime.block_on(iteration(sim, budget));
+    // Tasks still alive (servers) are dropped with the runtime; the world is
+    // marked finished, so their sockets' drops do nothing.
+    drop(runtime);
+    shared.lock().clear();
+    result
+}
+
+fn check_hosts(sim: &Sim) -> Result<(), SimError> {
+    let mut names = BTreeSet::new();
+    let mut ips = BTreeSet::new();
+    for host in &sim.hosts {
+        let ip = host.ip;
+        if ip.is_unspecified() || ip.is_loopback() || ip.is_broadcast() || ip.is_multicast() {
+            return Err(SimError::ReservedIp {
+                name: host.name.clone(),
+                ip,
+            });
+        }
+        if !names.insert(host.name.as_str()) {
+            return Err(SimError::DuplicateName(host.name.clone()));
+        }
+        if !ips.insert(ip) {
+            return Err(SimError::DuplicateIp(ip));
+        }
+    }
+    if !sim
+        .hosts
+        .iter()
+        .any(|host| matches!(host.kind, HostKind::Workload(_)))
+    {
+        return Err(SimError::NoWorkload);
+    }
+    Ok(())
+}
+
+async fn iteration(sim: Sim, budget: Duration) -> (Arc<Shared>, Result<SimOutcome, SimError>) {
+    let start = Instant::now();
+    let seed = sim.seed;
+    let mut table = HostTable::new();
+    let mut roots = Vec::new();
+    let mut workloads = 0;
+    for spec in sim.hosts {
+        match spec.kind {
+            HostKind::Restartable(factory) => {
+                roots.push((table.add(spec.name, spec.ip, Some(factory)), None));
+            }
+            HostKind::Workload(future) => {
+                workloads += 1;
+                roots.push((table.add(spec.name, spec.ip, None), Some(future)));
+            }
+        }
+    }
+    let net = Net::new(sim.net, seed, start, sim.config.record_trace);
+    let mut world = World::new(net, table);
+    world.workloads_pending = workloads;
+    let shared = Arc::new(Shared::new(
+        world,
+        tokio::runtime::Handle::current(),
+        start,
+        seed,
+    ));
+    shared.runtime.spawn(driver::drive(shared.clone()));
+    for (id, root) in roots {
+        start_host(&shared, id, root);
+    }
+    let result = watch(&shared, budget, sim.config.stall_window).await;
+    let outcome = {
+        let mut world = shared.lock();
+        world.finished = true;
+        let at = Instant::now().saturating_duration_since(start);
+        match result {
+            Ok(()) => Ok(SimOutcome {
+                seed,
+                trace_hash: world.net.trace.hash(),
+                events: world.net.trace.count(),
+                sim_elapsed: at,
+                trace: world.net.trace.take_records(),
+                workloads: world
+                    .hosts
+                    .iter()
+                    .filter_map(|(_, host)| {
+                        Some(WorkloadReport {
+                            name: host.name.clone(),
+                            ip: host.ip,
+                            status: host.workload?,
+                        })
+                    })
+                    .collect(),
+            }),
+            Err(error) => Err(error),
+        }
+    };
+    (shared, outcome)
+}
+
+/// Waits until the workloads are done, a failure, or the budget. At the
+/// budget, compares host polls and network events with those at the start of
+/// the final stretch: no change means stalled.
+async fn watch(
+    shared: &Arc<Shared>,
+    budget: Duration,
+    stall_window: Duration,
+) -> Result<(), SimError> {
+    let deadline = shared.start + budget;
+    let window = stall_window.min(budget / 2);
+    let check = sleep_until(deadline - window);
+    let end = sleep_until(deadline);
+    tokio::pin!(check, end);
+    let mut snapshot = None;
+    loop {
+        {
+            let mut world = shared.lock();
+            if let Some(failure) = world.failure.take() {
+                return Err(failure);
+            }
+            if world.workloads_pending == 0 {
+                return Ok(());
+            }
+        }
+        tokio::select! {
+            biased;
+            () = shared.done.notified() => {}
+            () = &mut check, if snapshot.is_none() => snapshot = Some(shared.activity()),
+            () = &mut end => {
+                let stalled = snapshot == Some(shared.activity());
+                let report = Box::new(shared.lock().wait_report(budget));
+                return Err(if stalled {
+                    SimError::Stalled(report)
+                } else {
+                    SimError::BudgetExceeded(report)
+                });
+            }
+        }
+    }
+}
