@@ -16,7 +16,9 @@ pub struct NetworkAddress {
     /// The port.
     pub port: u16,
     /// A bit set of [`NetworkAddress::FLAG_TLS`] and
-    /// [`NetworkAddress::FLAG_PUBLIC`].
+    /// [`NetworkAddress::FLAG_PUBLIC`]. Other bits are kept, compared and
+    /// serialized, but `Display` shows only these two, so only these two
+    /// survive a round trip through text.
     pub flags: u16,
 }
 

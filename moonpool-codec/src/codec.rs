@@ -1,15 +1,24 @@
 //! [`PacketCodec`]: the frame as a `tokio-util` codec.
 
-use bytes::{Buf, BufMut, BytesMut};
+use bytes::{Buf, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
+use crate::checksum::checksum_of_summed_bytes;
 use crate::{Packet, Uid, WireError};
 
 /// Bytes in a frame header: length, checksum, token.
 pub const HEADER_LEN: usize = 24;
 
 /// The maximum frame length of [`PacketCodec::new`]: 8 MiB.
+///
+/// Large enough for any RPC payload moonpool carries, small enough that a
+/// peer cannot make a receiver buffer more than this for one frame.
 pub const DEFAULT_MAX_FRAME_LENGTH: usize = 8 * 1024 * 1024;
+
+/// Bytes of the length field, the first field of the header.
+const LEN_FIELD: usize = 4;
+/// Where the checksummed bytes (token, then payload) start.
+const SUMMED_FROM: usize = 8;
 
 /// Encodes and decodes [`Packet`]s as moonpool frames.
 ///
@@ -25,15 +34,24 @@ pub const DEFAULT_MAX_FRAME_LENGTH: usize = 8 * 1024 * 1024;
 /// ```
 ///
 /// Guarantees:
-/// - the decoder never grows its buffer on the length field's say-so beyond
-///   the maximum frame length: a length under 24 or over the maximum is an
-///   error before any reservation;
+/// - the decoder never grows its buffer on the length field's say-so: a
+///   length under 24 or over the maximum is an error before any reservation,
+///   and while a valid frame is incomplete the buffer grows at most by as
+///   many bytes as have already arrived, so memory follows what a peer
+///   actually sent, not what it claims it will send;
 /// - a decoded payload shares the read buffer's memory (no copy);
 /// - a frame whose checksum does not match is an error, never a packet;
 /// - encoding a packet whose frame would exceed the maximum is an error,
-///   never a truncation.
+///   never a truncation, and leaves the destination buffer untouched;
+/// - a decode error leaves the offending bytes in the buffer, so decoding
+///   again reports the same error: a stream that went wrong stays wrong.
 ///
 /// After an error the stream is no longer in sync: close the connection.
+///
+/// `PacketCodec` encodes both `Packet` and `&Packet` (to resend a kept
+/// packet without cloning it), so a `Framed` sink has two item types:
+/// `send` and `feed` infer theirs from the argument, while `flush` and
+/// `close` need it named, as in `SinkExt::<Packet>::flush(&mut framed)`.
 ///
 /// ```
 /// use bytes::BytesMut;
@@ -67,7 +85,7 @@ impl PacketCodec {
     /// A codec that accepts frames of at most `max` bytes, header included.
     ///
     /// The maximum is clamped to what the 32-bit length field can express,
-    /// and to at least one header.
+    /// and to at least one header (a frame with an empty payload).
     pub const fn with_max_frame_length(max: usize) -> Self {
         let max = if max > u32::MAX as usize {
             u32::MAX as usize
@@ -94,12 +112,10 @@ impl PacketCodec {
     /// Reads and checks the length field of the frame at the start of `src`,
     /// if it has arrived.
     fn frame_len(&self, src: &[u8]) -> Result<Option<usize>, WireError> {
-        let Some(field) = src.get(..4) else {
+        let Some(&[b0, b1, b2, b3]) = src.get(..LEN_FIELD) else {
             return Ok(None);
         };
-        let mut len_bytes = [0u8; 4];
-        len_bytes.copy_from_slice(field);
-        let len = u32::from_le_bytes(len_bytes) as usize;
+        let len = u32::from_le_bytes([b0, b1, b2, b3]) as usize;
         if len < HEADER_LEN {
             return Err(WireError::FrameTooShort { len });
         }
@@ -119,9 +135,11 @@ impl Default for PacketCodec {
     }
 }
 
-/// The checksum of a frame's token and payload, as it goes in bytes 4..8.
-pub fn frame_checksum(token: Uid, payload: &[u8]) -> u32 {
-    crc32c::crc32c_append(crc32c::crc32c(&token.to_le_bytes()), payload)
+/// Reads the little-endian `u32` at `at` of a slice known to be long enough.
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    let mut field = [0u8; 4];
+    field.copy_from_slice(&bytes[at..at + 4]);
+    u32::from_le_bytes(field)
 }
 
 impl Decoder for PacketCodec {
@@ -132,20 +150,26 @@ impl Decoder for PacketCodec {
         let Some(len) = self.frame_len(src)? else {
             return Ok(None);
         };
-        if src.len() < len {
-            // The length is checked against the maximum above, so this
-            // reservation is bounded by configuration, not by the peer.
-            src.reserve(len - src.len());
+        let Some(frame) = src.get(..len) else {
+            // Grow by at most what has arrived: geometric growth for a
+            // large frame that is really coming, and no more than twice the
+            // received bytes for a length that is only a claim.
+            let missing = len - src.len();
+            src.reserve(missing.min(src.len()));
             return Ok(None);
-        }
-        let mut frame = src.split_to(len);
-        let actual = crc32c::crc32c(&frame[8..]);
-        frame.advance(4);
-        let expected = frame.get_u32_le();
+        };
+        // Check before consuming, so a bad frame stays in the buffer and
+        // every later call reports it again.
+        let expected = u32_at(frame, LEN_FIELD);
+        let actual = checksum_of_summed_bytes(&frame[SUMMED_FROM..]);
         if expected != actual {
             return Err(WireError::ChecksumMismatch { expected, actual });
         }
-        let token = Uid::new(frame.get_u64_le(), frame.get_u64_le());
+        let mut token = [0u8; 16];
+        token.copy_from_slice(&frame[SUMMED_FROM..HEADER_LEN]);
+        let token = Uid::from_le_bytes(token);
+        let mut frame = src.split_to(len);
+        frame.advance(HEADER_LEN);
         Ok(Some(Packet {
             token,
             payload: frame.freeze(),
@@ -175,6 +199,9 @@ impl Encoder<Packet> for PacketCodec {
 impl Encoder<&Packet> for PacketCodec {
     type Error = WireError;
 
+    /// Appends `packet`'s frame to `dst` with one reservation and one copy
+    /// of the payload; refuses, leaving `dst` untouched, a packet whose
+    /// frame would exceed the maximum.
     fn encode(&mut self, packet: &Packet, dst: &mut BytesMut) -> Result<(), WireError> {
         let len = packet.frame_len();
         if len > self.max_frame_length {
@@ -183,13 +210,20 @@ impl Encoder<&Packet> for PacketCodec {
                 max: self.max_frame_length,
             });
         }
+        let mut header = [0u8; HEADER_LEN];
+        // The cast is lossless: `len` is at most the maximum, which is
+        // clamped to u32::MAX.
+        header[..LEN_FIELD].copy_from_slice(&(len as u32).to_le_bytes());
+        header[SUMMED_FROM..].copy_from_slice(&packet.token.to_le_bytes());
+        let start = dst.len();
         dst.reserve(len);
-        // `len` fits: the maximum is clamped to u32::MAX.
-        dst.put_u32_le(len as u32);
-        dst.put_u32_le(frame_checksum(packet.token, &packet.payload));
-        dst.put_u64_le(packet.token.first);
-        dst.put_u64_le(packet.token.second);
+        dst.extend_from_slice(&header);
         dst.extend_from_slice(&packet.payload);
+        // One pass over the bytes just written, still in cache; summing the
+        // buffer rather than the packet also means the checksum covers
+        // exactly what goes on the wire.
+        let checksum = checksum_of_summed_bytes(&dst[start + SUMMED_FROM..]);
+        dst[start + LEN_FIELD..start + SUMMED_FROM].copy_from_slice(&checksum.to_le_bytes());
         Ok(())
     }
 }

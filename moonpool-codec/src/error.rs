@@ -48,3 +48,15 @@ pub enum WireError {
     #[error("i/o error: {0}")]
     Io(#[from] io::Error),
 }
+
+impl From<WireError> for io::Error {
+    /// For code that speaks `io::Error` (an `AsyncRead` adapter, say): an
+    /// I/O failure is unwrapped, anything wrong with the bytes becomes
+    /// [`io::ErrorKind::InvalidData`] with the [`WireError`] as its source.
+    fn from(error: WireError) -> Self {
+        match error {
+            WireError::Io(error) => error,
+            other => io::Error::new(io::ErrorKind::InvalidData, other),
+        }
+    }
+}

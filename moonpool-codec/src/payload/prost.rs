@@ -59,11 +59,17 @@ where
     T: prost::Message + Default + 'static,
 {
     fn encode(&self, value: &T, dst: &mut BytesMut) -> Result<(), PayloadError> {
+        dst.reserve(value.encoded_len());
         // `encode` fails only when `dst` cannot grow; BytesMut always can.
         value.encode(dst).map_err(|e| PayloadError::Encode {
             type_name: std::any::type_name::<T>(),
             source: Box::new(e),
         })
+    }
+
+    fn encode_to_bytes(&self, value: &T) -> Result<Bytes, PayloadError> {
+        // One allocation of exactly the encoded length.
+        Ok(value.encode_to_vec().into())
     }
 
     fn decode(&self, payload: Bytes) -> Result<T, PayloadError> {

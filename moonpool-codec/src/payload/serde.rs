@@ -1,8 +1,12 @@
 //! serde payloads in the postcard format.
 //!
-//! postcard is a compact, stable, well-maintained serde format with a
-//! documented wire specification; its varint encoding keeps small messages
-//! small, which suits RPC payloads.
+//! Why postcard: both ends of a moonpool connection share the message types,
+//! so a payload needs no field names or type tags. postcard writes none (a
+//! struct is its fields in order, integers are varints), its wire format is
+//! documented and frozen since 1.0, so two builds of a program years apart
+//! still agree, and it is fast and maintained. Self-describing formats
+//! (JSON, CBOR, MessagePack) would spend bytes on every message on
+//! information the receiver already has.
 
 use std::fmt;
 use std::marker::PhantomData;
