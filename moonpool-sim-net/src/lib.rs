@@ -65,6 +65,27 @@
 //!   `tower::MakeConnection<SocketAddr>`).
 //! - [`config`]: [`NetConfig`] and [`SimConfig`], every tunable number.
 //! - [`trace`]: [`NetEvent`], [`TraceRecord`], and the stable trace hash.
+//! - [`runner`]: many seeds of a simulation —
+//!   [`SimulationBuilder`](runner::SimulationBuilder) (hosts, workloads,
+//!   invariants, seeds, iterations), the `MOONPOOL_*` environment, replay
+//!   commands, the determinism check, and the
+//!   [`SimulationReport`](runner::SimulationReport).
+//! - [`assertions`]: the test vocabulary — [`buggify!`], [`always!`],
+//!   [`sometimes!`] — and the shutdown signal.
+//! - [`invariants`]: state hosts [`publish`](invariants::publish) and the
+//!   [`Invariant`](invariants::Invariant)s that check it.
+//! - [`timeline`]: one seed's events as Chrome trace-event JSON for
+//!   Perfetto (`MOONPOOL_TRACE`), and a `tracing` layer for your events.
+//!
+//! # Simulation tests
+//!
+//! A test builds a [`SimulationBuilder`](runner::SimulationBuilder) and
+//! calls `run()`: one iteration per seed, `always!`/`sometimes!` and
+//! invariants checked, and a failing seed printed with the command that
+//! replays it (`MOONPOOL_SEED=<n> cargo test … --exact`). `MOONPOOL_ITERATIONS`
+//! scales a sweep, `MOONPOOL_SEEDS=a..b` shards it, `MOONPOOL_REPORT` writes
+//! the report as JSON, and `MOONPOOL_TRACE` writes one seed's timeline.
+//! The [`runner`] module has a complete example.
 //!
 //! # Guarantees
 //!
@@ -120,3 +141,9 @@ pub use trace::{EventTrace, Fnv1a64, NetEvent, TraceRecord};
 /// The error type host futures may return (anything `Into<BoxError>`:
 /// `io::Error`, `String`, your own error types).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+// The runner and its test vocabulary.
+pub mod assertions;
+pub mod invariants;
+pub mod runner;
+pub mod timeline;

@@ -120,6 +120,20 @@ impl SimHandle {
     pub fn events(&self) -> u64 {
         self.shared.lock().net.trace.count()
     }
+
+    /// Every network event so far with its simulated time, if the iteration
+    /// keeps its trace ([`SimConfig::record_trace`](crate::SimConfig::record_trace));
+    /// empty otherwise. Lets a harness keep the trace of an iteration that
+    /// is about to fail.
+    pub fn trace_records(&self) -> Vec<crate::trace::TraceRecord> {
+        self.shared
+            .lock()
+            .net
+            .trace
+            .records()
+            .map(<[_]>::to_vec)
+            .unwrap_or_default()
+    }
 }
 
 impl fmt::Debug for SimHandle {

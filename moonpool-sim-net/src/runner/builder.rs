@@ -1,0 +1,278 @@
+//! [`SimulationBuilder`]: what a run simulates and how it chooses seeds.
+
+use std::fmt;
+use std::future::Future;
+use std::net::Ipv4Addr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::BoxError;
+use crate::assertions::BuggifyConfig;
+use crate::config::{NetConfig, SimConfig};
+use crate::invariants::Invariant;
+
+use super::seeds::{Iterations, Seeds};
+
+/// The future a host or workload factory returns, boxed.
+pub(crate) type HostFuture = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
+/// A factory, called once per iteration (and per restart for hosts).
+pub(crate) type HostFactory = Arc<dyn Fn() -> HostFuture + Send + Sync>;
+
+/// A host or workload of every iteration.
+#[derive(Clone)]
+pub(crate) struct HostEntry {
+    pub(crate) name: String,
+    pub(crate) ip: Ipv4Addr,
+    pub(crate) factory: HostFactory,
+    /// A workload ends; a host runs until shut down or the iteration ends.
+    pub(crate) workload: bool,
+}
+
+/// How the runner waits for hosts to wind down after the workloads ended
+/// and before it runs the invariants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuiescenceConfig {
+    /// The system is quiescent once no network event happened for this much
+    /// simulated time after the shutdown signal.
+    ///
+    /// Default: 100 ms, a hundred times the default network's worst latency.
+    pub quiet_window: Duration,
+    /// Upper bound on the wait, for hosts that never go quiet (periodic
+    /// pings); the invariants then run on the state as it is.
+    ///
+    /// Default: 5 s, longer than the stack's ping timeout (2 s).
+    pub max_wait: Duration,
+}
+
+impl Default for QuiescenceConfig {
+    fn default() -> Self {
+        Self {
+            quiet_window: Duration::from_millis(100),
+            max_wait: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Builds and runs a simulation test: the same hosts and workloads under
+/// many seeds. See the [module docs](crate::runner) for the whole story.
+#[derive(Clone)]
+pub struct SimulationBuilder {
+    pub(crate) hosts: Vec<HostEntry>,
+    pub(crate) invariants: Vec<Invariant>,
+    pub(crate) net: NetConfig,
+    pub(crate) sim_config: SimConfig,
+    pub(crate) budget: Duration,
+    pub(crate) seeds: Seeds,
+    pub(crate) iterations: Iterations,
+    pub(crate) expected_sometimes: Vec<String>,
+    pub(crate) require_coverage: bool,
+    pub(crate) buggify: BuggifyConfig,
+    pub(crate) quiescence: QuiescenceConfig,
+    pub(crate) replay_template: Option<String>,
+    pub(crate) check_determinism: bool,
+    pub(crate) progress: bool,
+    pub(crate) print_failures: bool,
+}
+
+/// Default simulated-time budget of one iteration: 60 s, long enough for
+/// reconnect backoffs and ping timeouts to play out many times.
+pub const DEFAULT_BUDGET: Duration = Duration::from_secs(60);
+
+impl Default for SimulationBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SimulationBuilder {
+    /// An empty simulation: no hosts, derived seeds, 100 iterations, a
+    /// 60 s budget, the default network, buggify on.
+    pub fn new() -> Self {
+        Self {
+            hosts: Vec::new(),
+            invariants: Vec::new(),
+            net: NetConfig::default(),
+            sim_config: SimConfig::default(),
+            budget: DEFAULT_BUDGET,
+            seeds: Seeds::default(),
+            iterations: Iterations::default(),
+            expected_sometimes: Vec::new(),
+            require_coverage: false,
+            buggify: BuggifyConfig::default(),
+            quiescence: QuiescenceConfig::default(),
+            replay_template: None,
+            check_determinism: false,
+            progress: true,
+            print_failures: true,
+        }
+    }
+
+    /// Adds a long-running, restartable host. `factory` runs at the start
+    /// of each iteration and at each restart; it should await
+    /// [`shutdown_signal`](crate::assertions::shutdown_signal) to wind down
+    /// once the workloads have ended. An error fails the iteration.
+    pub fn host<F, Fut, E>(self, name: &str, ip: Ipv4Addr, factory: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        self.entry(name, ip, factory, false)
+    }
+
+    /// Adds a workload: `factory` makes the future one iteration runs on
+    /// this host. The iteration's workloads all ending starts shutdown; an
+    /// error fails the iteration.
+    pub fn workload<F, Fut, E>(self, name: &str, ip: Ipv4Addr, factory: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        self.entry(name, ip, factory, true)
+    }
+
+    fn entry<F, Fut, E>(mut self, name: &str, ip: Ipv4Addr, factory: F, workload: bool) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        let factory: HostFactory = Arc::new(move || -> HostFuture {
+            let future = factory();
+            Box::pin(async move { future.await.map_err(Into::into) })
+        });
+        self.hosts.push(HostEntry {
+            name: name.to_owned(),
+            ip,
+            factory,
+            workload,
+        });
+        self
+    }
+
+    /// Adds an invariant over the state hosts publish.
+    pub fn invariant(mut self, invariant: Invariant) -> Self {
+        self.invariants.push(invariant);
+        self
+    }
+
+    /// The network and fault configuration of every iteration. A quiet
+    /// network by default; this slot takes the fault catalogue's
+    /// configuration once it exists.
+    pub fn net(mut self, net: NetConfig) -> Self {
+        self.net = net;
+        self
+    }
+
+    /// The simulator's per-iteration tunables (stall window…). Trace
+    /// recording is switched on by the runner when it needs the trace.
+    pub fn sim_config(mut self, config: SimConfig) -> Self {
+        self.sim_config = config;
+        self
+    }
+
+    /// Simulated time one iteration's workloads may take (default
+    /// [`DEFAULT_BUDGET`]); the shutdown wait comes on top.
+    pub fn budget(mut self, budget: Duration) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// Where seeds come from (default: derived from
+    /// [`DEFAULT_BASE_SEED`](super::DEFAULT_BASE_SEED)).
+    pub fn seeds(mut self, seeds: Seeds) -> Self {
+        self.seeds = seeds;
+        self
+    }
+
+    /// When the run stops (default: 100 fixed iterations).
+    pub fn iterations(mut self, iterations: Iterations) -> Self {
+        self.iterations = iterations;
+        self
+    }
+
+    /// Declares `sometimes!` names up front, so one never reached still
+    /// counts as missing.
+    pub fn expect_sometimes<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.expected_sometimes
+            .extend(names.into_iter().map(Into::into));
+        self
+    }
+
+    /// Fails the run if some registered or declared `sometimes!` was never
+    /// seen (default: off; always on with
+    /// [`Iterations::UntilAllSometimes`]). Not applied when replaying one
+    /// seed or a slice of seeds.
+    pub fn require_full_coverage(mut self, require: bool) -> Self {
+        self.require_coverage = require;
+        self
+    }
+
+    /// How `buggify!` behaves (default: on, 25% of sites, fire at 25%).
+    pub fn buggify(mut self, config: BuggifyConfig) -> Self {
+        self.buggify = config;
+        self
+    }
+
+    /// How the runner waits for quiescence before the invariants.
+    pub fn quiescence(mut self, config: QuiescenceConfig) -> Self {
+        self.quiescence = config;
+        self
+    }
+
+    /// Overrides the replay command printed for a failing seed;
+    /// `{seed}` is replaced by the seed, for example
+    /// `"MOONPOOL_SEED={seed} cargo xtask sim"`.
+    pub fn replay_command(mut self, template: impl Into<String>) -> Self {
+        self.replay_template = Some(template.into());
+        self
+    }
+
+    /// Runs every seed twice and fails an iteration whose two event traces
+    /// differ, naming the first differing event (default: off; it doubles
+    /// the cost).
+    pub fn check_determinism(mut self, check: bool) -> Self {
+        self.check_determinism = check;
+        self
+    }
+
+    /// Shows the progress line on stderr when it is a terminal (default:
+    /// on).
+    pub fn progress(mut self, show: bool) -> Self {
+        self.progress = show;
+        self
+    }
+
+    /// Prints each failing seed with its replay command on stderr as it is
+    /// found (default: on).
+    pub fn print_failures(mut self, print: bool) -> Self {
+        self.print_failures = print;
+        self
+    }
+}
+
+impl fmt::Debug for SimulationBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hosts: Vec<_> = self
+            .hosts
+            .iter()
+            .map(|host| (host.name.as_str(), host.ip, host.workload))
+            .collect();
+        f.debug_struct("SimulationBuilder")
+            .field("hosts", &hosts)
+            .field("invariants", &self.invariants)
+            .field("net", &self.net)
+            .field("budget", &self.budget)
+            .field("seeds", &self.seeds)
+            .field("iterations", &self.iterations)
+            .field("buggify", &self.buggify)
+            .field("check_determinism", &self.check_determinism)
+            .finish_non_exhaustive()
+    }
+}

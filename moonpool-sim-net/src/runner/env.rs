@@ -1,0 +1,202 @@
+//! The environment variables every simulation run honours.
+
+use std::ffi::OsString;
+use std::ops::Range;
+use std::path::PathBuf;
+
+use super::error::RunnerError;
+
+/// `MOONPOOL_SEED=<n>`: run exactly this one seed (decimal or `0x` hex).
+pub const SEED_VAR: &str = "MOONPOOL_SEED";
+/// `MOONPOOL_ITERATIONS=<n>`: replace the iteration count (CI small,
+/// nightly large).
+pub const ITERATIONS_VAR: &str = "MOONPOOL_ITERATIONS";
+/// `MOONPOOL_SEEDS=<a>..<b>` (or `<a>..=<b>`): run exactly the seeds of
+/// that range, so a sweep can be sharded across machines.
+pub const SEEDS_VAR: &str = "MOONPOOL_SEEDS";
+/// `MOONPOOL_REPORT=<path>`: write the run's report there as JSON.
+pub const REPORT_VAR: &str = "MOONPOOL_REPORT";
+/// `MOONPOOL_TRACE=<path>`: with one seed, write its event timeline there
+/// as Chrome trace-event JSON.
+pub const TRACE_VAR: &str = "MOONPOOL_TRACE";
+
+/// The run settings the environment overrides. Unset variables are `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnvOverrides {
+    /// From [`SEED_VAR`].
+    pub seed: Option<u64>,
+    /// From [`ITERATIONS_VAR`].
+    pub iterations: Option<u64>,
+    /// From [`SEEDS_VAR`].
+    pub seeds: Option<Range<u64>>,
+    /// From [`REPORT_VAR`].
+    pub report: Option<PathBuf>,
+    /// From [`TRACE_VAR`].
+    pub trace: Option<PathBuf>,
+}
+
+impl EnvOverrides {
+    /// Reads the process environment.
+    ///
+    /// # Errors
+    /// A variable is set to something that does not parse, or
+    /// `MOONPOOL_SEED` and `MOONPOOL_SEEDS` are both set.
+    pub fn from_env() -> Result<Self, RunnerError> {
+        Self::from_lookup(|name| std::env::var_os(name))
+    }
+
+    /// Reads the variables through `lookup` (for tests and embedding).
+    ///
+    /// # Errors
+    /// As [`EnvOverrides::from_env`].
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<OsString>) -> Result<Self, RunnerError> {
+        let text = |var: &'static str| -> Result<Option<String>, RunnerError> {
+            match lookup(var) {
+                None => Ok(None),
+                Some(value) => match value.into_string() {
+                    Ok(value) if value.trim().is_empty() => Ok(None),
+                    Ok(value) => Ok(Some(value.trim().to_owned())),
+                    Err(value) => Err(invalid(var, &value.to_string_lossy(), "not valid UTF-8")),
+                },
+            }
+        };
+        let seed = text(SEED_VAR)?
+            .map(|value| {
+                parse_u64(&value).ok_or_else(|| {
+                    invalid(
+                        SEED_VAR,
+                        &value,
+                        "expected an integer seed such as 42 or 0x2a",
+                    )
+                })
+            })
+            .transpose()?;
+        let iterations = text(ITERATIONS_VAR)?
+            .map(|value| {
+                parse_u64(&value)
+                    .ok_or_else(|| invalid(ITERATIONS_VAR, &value, "expected a count such as 1000"))
+            })
+            .transpose()?;
+        let seeds = text(SEEDS_VAR)?
+            .map(|value| {
+                parse_seed_range(&value).map_err(|reason| invalid(SEEDS_VAR, &value, reason))
+            })
+            .transpose()?;
+        if seed.is_some() && seeds.is_some() {
+            return Err(RunnerError::ConflictingEnv {
+                first: SEED_VAR,
+                second: SEEDS_VAR,
+            });
+        }
+        let path =
+            |var| Ok::<_, RunnerError>(lookup(var).filter(|v| !v.is_empty()).map(PathBuf::from));
+        Ok(Self {
+            seed,
+            iterations,
+            seeds,
+            report: path(REPORT_VAR)?,
+            trace: path(TRACE_VAR)?,
+        })
+    }
+}
+
+fn invalid(var: &'static str, value: &str, reason: &'static str) -> RunnerError {
+    RunnerError::InvalidEnv {
+        var,
+        value: value.to_owned(),
+        reason,
+    }
+}
+
+/// Parses `42`, `1_000` or `0x2a`.
+fn parse_u64(text: &str) -> Option<u64> {
+    let text = text.replace('_', "");
+    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    }
+}
+
+/// Parses `a..b` or `a..=b` into a non-empty half-open range.
+fn parse_seed_range(text: &str) -> Result<Range<u64>, &'static str> {
+    const SHAPE: &str = "expected a seed range such as 0..1000 or 0..=999";
+    let (start, end, inclusive) = match text.split_once("..=") {
+        Some((start, end)) => (start, end, true),
+        None => {
+            let (start, end) = text.split_once("..").ok_or(SHAPE)?;
+            (start, end, false)
+        }
+    };
+    let start = parse_u64(start.trim()).ok_or(SHAPE)?;
+    let end = parse_u64(end.trim()).ok_or(SHAPE)?;
+    let end = if inclusive {
+        end.checked_add(1).ok_or("the range's end overflows u64")?
+    } else {
+        end
+    };
+    if start >= end {
+        return Err("the range is empty: its start must be below its end");
+    }
+    Ok(start..end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn overrides(vars: &[(&str, &str)]) -> Result<EnvOverrides, RunnerError> {
+        EnvOverrides::from_lookup(|name| {
+            vars.iter()
+                .find(|(var, _)| *var == name)
+                .map(|(_, value)| OsString::from(value))
+        })
+    }
+
+    #[test]
+    fn unset_environment_overrides_nothing() {
+        assert_eq!(overrides(&[]).unwrap(), EnvOverrides::default());
+    }
+
+    #[test]
+    fn each_variable_parses() {
+        let env = overrides(&[
+            (ITERATIONS_VAR, "1_000"),
+            (SEEDS_VAR, "100..=199"),
+            (REPORT_VAR, "r.json"),
+            (TRACE_VAR, "t.json"),
+        ])
+        .unwrap();
+        assert_eq!(env.iterations, Some(1000));
+        assert_eq!(env.seeds, Some(100..200));
+        assert_eq!(env.report, Some(PathBuf::from("r.json")));
+        assert_eq!(env.trace, Some(PathBuf::from("t.json")));
+        assert_eq!(overrides(&[(SEED_VAR, "0x2A")]).unwrap().seed, Some(42));
+        assert_eq!(
+            overrides(&[(SEEDS_VAR, " 3 .. 5 ")]).unwrap().seeds,
+            Some(3..5)
+        );
+    }
+
+    #[test]
+    fn invalid_values_are_errors_that_name_the_variable() {
+        for (var, value) in [
+            (SEED_VAR, "forty-two"),
+            (SEED_VAR, "-1"),
+            (ITERATIONS_VAR, "1e6"),
+            (SEEDS_VAR, "5"),
+            (SEEDS_VAR, "9..3"),
+            (SEEDS_VAR, "3..3"),
+            (SEEDS_VAR, "0..=18446744073709551615"),
+        ] {
+            let error = overrides(&[(var, value)]).unwrap_err();
+            let text = error.to_string();
+            assert!(text.contains(var) && text.contains(value), "{text}");
+        }
+    }
+
+    #[test]
+    fn seed_and_seed_range_together_conflict() {
+        let error = overrides(&[(SEED_VAR, "1"), (SEEDS_VAR, "0..10")]).unwrap_err();
+        assert!(matches!(error, RunnerError::ConflictingEnv { .. }));
+    }
+}

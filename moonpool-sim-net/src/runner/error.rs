@@ -1,0 +1,54 @@
+//! Why a run could not be carried out (as opposed to an iteration failing,
+//! which the report records).
+
+use std::io;
+use std::path::PathBuf;
+
+/// A run that could not start or could not write its outputs.
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    /// An environment variable is set to a value that does not parse.
+    #[error("{var}={value:?} is invalid: {reason}")]
+    InvalidEnv {
+        /// The variable.
+        var: &'static str,
+        /// What it was set to.
+        value: String,
+        /// What was expected.
+        reason: &'static str,
+    },
+    /// Two environment variables that cannot be combined are both set.
+    #[error("{first} and {second} cannot both be set")]
+    ConflictingEnv {
+        /// One variable.
+        first: &'static str,
+        /// The other.
+        second: &'static str,
+    },
+    /// A timeline was asked for a run of more than one seed.
+    #[error(
+        "MOONPOOL_TRACE writes the timeline of one seed, but this run has up to {iterations} iterations: set MOONPOOL_SEED too"
+    )]
+    TraceNeedsOneSeed {
+        /// How many iterations the run would have had.
+        iterations: u64,
+    },
+    /// The report could not be written.
+    #[error("cannot write the report to {path}")]
+    WriteReport {
+        /// Where it was to go.
+        path: PathBuf,
+        /// Why it failed.
+        #[source]
+        source: io::Error,
+    },
+    /// The timeline could not be written.
+    #[error("cannot write the timeline to {path}")]
+    WriteTrace {
+        /// Where it was to go.
+        path: PathBuf,
+        /// Why it failed.
+        #[source]
+        source: io::Error,
+    },
+}

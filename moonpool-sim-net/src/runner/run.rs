@@ -1,0 +1,258 @@
+//! The run: seeds in order, iteration after iteration, into a report.
+
+use std::path::PathBuf;
+
+use super::builder::SimulationBuilder;
+use super::determinism::compare;
+use super::env::EnvOverrides;
+use super::error::RunnerError;
+use super::iteration::{IterationOptions, IterationRun};
+use super::progress::{Progress, Stopwatch};
+use super::replay::{Invocation, fill};
+use super::report::{IterationFailure, SimulationReport};
+use super::seeds::{Iterations, Seeds};
+
+/// The builder's settings after the environment overrides.
+#[derive(Debug)]
+struct Plan {
+    seeds: Seeds,
+    limit: u64,
+    /// `limit`, or fewer if the seeds run out first.
+    count: u64,
+    until_covered: bool,
+    coverage_required: bool,
+    report: Option<PathBuf>,
+    trace: Option<PathBuf>,
+}
+
+impl Plan {
+    fn new(builder: &SimulationBuilder, env: &EnvOverrides) -> Result<Self, RunnerError> {
+        let until_covered = matches!(builder.iterations, Iterations::UntilAllSometimes { .. });
+        let mut plan = Self {
+            seeds: builder.seeds.clone(),
+            limit: env.iterations.unwrap_or(builder.iterations.limit()),
+            count: 0,
+            until_covered,
+            coverage_required: until_covered || builder.require_coverage,
+            report: env.report.clone(),
+            trace: env.trace.clone(),
+        };
+        // Replaying one seed or a slice of a sweep runs exactly those seeds,
+        // and cannot judge the sweep's coverage.
+        if let Some(seed) = env.seed {
+            plan.seeds = Seeds::List(vec![seed]);
+            plan.limit = 1;
+        } else if let Some(range) = &env.seeds {
+            plan.seeds = Seeds::Range(range.clone());
+            plan.limit = env.iterations.unwrap_or(u64::MAX);
+        }
+        if env.seed.is_some() || env.seeds.is_some() {
+            plan.until_covered = false;
+            plan.coverage_required = false;
+        }
+        plan.count = plan
+            .seeds
+            .len()
+            .map_or(plan.limit, |len| len.min(plan.limit));
+        if plan.trace.is_some() && plan.count != 1 {
+            return Err(RunnerError::TraceNeedsOneSeed {
+                iterations: plan.count,
+            });
+        }
+        Ok(plan)
+    }
+}
+
+impl SimulationBuilder {
+    /// Runs the simulation as configured, after the `MOONPOOL_*`
+    /// environment overrides ([`EnvOverrides::from_env`]).
+    ///
+    /// Failed iterations are in the report, not an error: check
+    /// [`SimulationReport::passed`] or call
+    /// [`SimulationReport::assert_passed`].
+    ///
+    /// # Errors
+    /// An environment variable is invalid, or the report or timeline file
+    /// cannot be written.
+    pub fn run(&self) -> Result<SimulationReport, RunnerError> {
+        self.run_with(&EnvOverrides::from_env()?)
+    }
+
+    /// Runs with explicit overrides instead of the process environment:
+    /// what `MOONPOOL_SEED=42` does is
+    /// `run_with(&EnvOverrides { seed: Some(42), ..Default::default() })`.
+    ///
+    /// # Errors
+    /// As [`run`](Self::run).
+    pub fn run_with(&self, env: &EnvOverrides) -> Result<SimulationReport, RunnerError> {
+        let plan = Plan::new(self, env)?;
+        let stopwatch = Stopwatch::start();
+        let mut progress = Progress::new(stopwatch, self.progress);
+        let replay = self
+            .replay_template
+            .clone()
+            .unwrap_or_else(|| Invocation::current().replay_template());
+        let mut report = SimulationReport {
+            coverage_required: plan.coverage_required,
+            ..SimulationReport::default()
+        };
+        for name in &self.expected_sometimes {
+            report.coverage.declare(name);
+        }
+        let options = IterationOptions {
+            record_trace: self.check_determinism || plan.trace.is_some(),
+            timeline: plan.trace.is_some(),
+        };
+
+        for index in 0..plan.count {
+            let Some(seed) = plan.seeds.get(index) else {
+                break;
+            };
+            let mut run = self.run_iteration(seed, options);
+            if self.check_determinism {
+                let again = self.run_iteration(seed, options);
+                if let Err(divergence) = compare(&run, &again) {
+                    run.failure = Some(match run.failure.take() {
+                        Some(failure) => format!("{failure}; and {divergence}"),
+                        None => divergence.to_string(),
+                    });
+                }
+            }
+            if let (Some(path), Some(timeline)) = (&plan.trace, &run.timeline) {
+                timeline
+                    .write_chrome_json(path)
+                    .map_err(|source| RunnerError::WriteTrace {
+                        path: path.clone(),
+                        source,
+                    })?;
+            }
+            self.absorb(&mut report, run, &replay, &mut progress);
+            progress.update(report.iterations, plan.count, report.failures.len());
+            if plan.until_covered && report.coverage.is_complete() {
+                break;
+            }
+        }
+        progress.finish();
+
+        report.wall_seconds = stopwatch.elapsed_secs();
+        report.events_per_second = if report.wall_seconds > 0.0 {
+            report.events as f64 / report.wall_seconds
+        } else {
+            0.0
+        };
+        if let Some(path) = &plan.report {
+            report.write_json(path)?;
+        }
+        Ok(report)
+    }
+
+    fn absorb(
+        &self,
+        report: &mut SimulationReport,
+        run: IterationRun,
+        replay: &str,
+        progress: &mut Progress,
+    ) {
+        report.iterations += 1;
+        report.events += run.events;
+        report.sim_seconds += run.sim_elapsed.as_secs_f64();
+        report.buggify_fired += run.buggify_fired;
+        report.coverage.absorb(&run.record);
+        if let Some(hash) = run.trace_hash {
+            report.trace_hashes.insert(run.seed, format!("{hash:016x}"));
+        }
+        // Fault counts: the fault catalogue adds its per-kind counters to
+        // the iteration's outcome; they are summed into `report.faults` here.
+        if let Some(message) = run.failure {
+            let failure = IterationFailure {
+                seed: run.seed,
+                message,
+                replay: fill(replay, run.seed),
+            };
+            if self.print_failures {
+                progress.finish();
+                eprintln!(
+                    "seed {} failed: {}\n  replay: {}",
+                    failure.seed, failure.message, failure.replay
+                );
+            }
+            report.failures.push(failure);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(builder: SimulationBuilder, env: EnvOverrides) -> Plan {
+        Plan::new(&builder, &env).unwrap()
+    }
+
+    fn until_covered() -> SimulationBuilder {
+        SimulationBuilder::new().iterations(Iterations::UntilAllSometimes { max: 50 })
+    }
+
+    #[test]
+    fn the_builder_decides_without_overrides() {
+        let plan = plan(until_covered(), EnvOverrides::default());
+        assert_eq!(
+            (plan.count, plan.until_covered, plan.coverage_required),
+            (50, true, true)
+        );
+        assert_eq!(plan.seeds, Seeds::default());
+    }
+
+    #[test]
+    fn one_seed_replays_exactly_that_seed_without_judging_coverage() {
+        let env = EnvOverrides {
+            seed: Some(42),
+            iterations: Some(1000),
+            ..EnvOverrides::default()
+        };
+        let plan = plan(until_covered(), env);
+        assert_eq!((plan.seeds, plan.count), (Seeds::List(vec![42]), 1));
+        assert!(!plan.until_covered && !plan.coverage_required);
+    }
+
+    #[test]
+    fn a_seed_range_runs_the_whole_slice_or_the_iteration_count() {
+        let slice = |iterations| EnvOverrides {
+            seeds: Some(100..200),
+            iterations,
+            ..EnvOverrides::default()
+        };
+        let whole = plan(until_covered(), slice(None));
+        assert_eq!((whole.seeds.get(0), whole.count), (Some(100), 100));
+        assert!(!whole.coverage_required);
+        assert_eq!(plan(until_covered(), slice(Some(10))).count, 10);
+    }
+
+    #[test]
+    fn the_iteration_count_scales_the_builders_rule() {
+        let env = EnvOverrides {
+            iterations: Some(7),
+            ..EnvOverrides::default()
+        };
+        let plan = plan(until_covered(), env);
+        assert_eq!((plan.count, plan.until_covered), (7, true));
+    }
+
+    #[test]
+    fn a_trace_needs_one_seed() {
+        let env = EnvOverrides {
+            trace: Some("t.json".into()),
+            ..EnvOverrides::default()
+        };
+        let error = Plan::new(&SimulationBuilder::new(), &env).unwrap_err();
+        assert!(matches!(
+            error,
+            RunnerError::TraceNeedsOneSeed { iterations: 100 }
+        ));
+        let one = EnvOverrides {
+            seed: Some(1),
+            ..env
+        };
+        assert!(Plan::new(&SimulationBuilder::new(), &one).is_ok());
+    }
+}

@@ -1,0 +1,243 @@
+//! The simulator's event trace as timeline events.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::Timeline;
+use crate::trace::{NetEvent, TraceRecord};
+
+/// The track name of a host: `name (ip)`.
+pub fn host_track(name: &str, ip: Ipv4Addr) -> String {
+    format!("{name} ({ip})")
+}
+
+/// Adds every record of `trace`: instants for connection events, segment
+/// deliveries, FIN/RST, host starts and crashes; intervals for each host
+/// incarnation and each connection's life. `tracks` names hosts' tracks.
+pub fn add_net_events(
+    timeline: &mut Timeline,
+    trace: &[TraceRecord],
+    tracks: &BTreeMap<Ipv4Addr, String>,
+) {
+    let track_of = |addr: IpAddr| match addr {
+        IpAddr::V4(ip) => tracks.get(&ip).cloned().unwrap_or_else(|| ip.to_string()),
+        IpAddr::V6(ip) => ip.to_string(),
+    };
+    let end = trace.last().map_or(Duration::ZERO, |record| record.at);
+    // Open incarnations (host → (incarnation, start)) and connections
+    // (unordered pair → (client, server, established at)).
+    let mut incarnations: BTreeMap<Ipv4Addr, (u64, Duration)> = BTreeMap::new();
+    let mut connections: BTreeMap<(SocketAddr, SocketAddr), (SocketAddr, SocketAddr, Duration)> =
+        BTreeMap::new();
+    let pair = |a: SocketAddr, b: SocketAddr| if a <= b { (a, b) } else { (b, a) };
+
+    for record in trace {
+        let at = record.at;
+        let args = event_args(&record.event);
+        match record.event {
+            NetEvent::HostStarted { host, incarnation } => {
+                timeline.instant(
+                    at,
+                    &track_of(host.into()),
+                    "host",
+                    format!("start #{incarnation}"),
+                    args,
+                );
+                incarnations.insert(host, (incarnation, at));
+            }
+            NetEvent::HostCrashed { host, incarnation } => {
+                let track = track_of(host.into());
+                timeline.instant(at, &track, "host", format!("crash #{incarnation}"), args);
+                if let Some((incarnation, start)) = incarnations.remove(&host) {
+                    incarnation_span(timeline, &track, incarnation, start, at);
+                }
+            }
+            NetEvent::Accepted { client, server } => {
+                timeline.instant(
+                    at,
+                    &track_of(server.ip()),
+                    "net",
+                    format!("accept {client}"),
+                    args,
+                );
+            }
+            NetEvent::Refused { client, server } => {
+                timeline.instant(
+                    at,
+                    &track_of(client.ip()),
+                    "net",
+                    format!("refused by {server}"),
+                    args,
+                );
+            }
+            NetEvent::Established { client, server } => {
+                timeline.instant(
+                    at,
+                    &track_of(client.ip()),
+                    "net",
+                    format!("connected to {server}"),
+                    args,
+                );
+                connections.insert(pair(client, server), (client, server, at));
+            }
+            NetEvent::Segment { from, to, len } => {
+                timeline.instant(
+                    at,
+                    &track_of(to.ip()),
+                    "net",
+                    format!("recv {len} B from {from}"),
+                    args,
+                );
+            }
+            NetEvent::Fin { from, to } | NetEvent::Reset { from, to } => {
+                let kind = if matches!(record.event, NetEvent::Fin { .. }) {
+                    "FIN"
+                } else {
+                    "RST"
+                };
+                timeline.instant(
+                    at,
+                    &track_of(to.ip()),
+                    "net",
+                    format!("{kind} from {from}"),
+                    args,
+                );
+                if let Some((client, server, start)) = connections.remove(&pair(from, to)) {
+                    connection_span(timeline, &track_of(client.ip()), client, server, start, at);
+                }
+            }
+        }
+    }
+    for (host, (incarnation, start)) in incarnations {
+        incarnation_span(timeline, &track_of(host.into()), incarnation, start, end);
+    }
+    for (client, server, start) in connections.into_values() {
+        connection_span(timeline, &track_of(client.ip()), client, server, start, end);
+    }
+}
+
+fn incarnation_span(
+    timeline: &mut Timeline,
+    track: &str,
+    incarnation: u64,
+    start: Duration,
+    end: Duration,
+) {
+    let mut args = Map::new();
+    args.insert("incarnation".into(), Value::from(incarnation));
+    timeline.interval(
+        start,
+        end.saturating_sub(start),
+        track,
+        "host",
+        format!("incarnation #{incarnation}"),
+        args,
+    );
+}
+
+fn connection_span(
+    timeline: &mut Timeline,
+    track: &str,
+    client: SocketAddr,
+    server: SocketAddr,
+    start: Duration,
+    end: Duration,
+) {
+    let mut args = Map::new();
+    args.insert("client".into(), Value::from(client.to_string()));
+    args.insert("server".into(), Value::from(server.to_string()));
+    timeline.interval(
+        start,
+        end.saturating_sub(start),
+        track,
+        "conn",
+        format!("{client} -> {server}"),
+        args,
+    );
+}
+
+/// The event's fields, for the viewer's details pane.
+fn event_args(event: &NetEvent) -> Map<String, Value> {
+    let mut args = Map::new();
+    args.insert("event".into(), Value::from(event.to_string()));
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_and_incarnation_become_intervals() {
+        let client: SocketAddr = "10.0.0.2:49152".parse().unwrap();
+        let server: SocketAddr = "10.0.0.1:7000".parse().unwrap();
+        let ip = Ipv4Addr::new(10, 0, 0, 1);
+        let ms = Duration::from_millis;
+        let trace = [
+            TraceRecord {
+                at: ms(0),
+                event: NetEvent::HostStarted {
+                    host: ip,
+                    incarnation: 0,
+                },
+            },
+            TraceRecord {
+                at: ms(1),
+                event: NetEvent::Accepted { client, server },
+            },
+            TraceRecord {
+                at: ms(2),
+                event: NetEvent::Established { client, server },
+            },
+            TraceRecord {
+                at: ms(3),
+                event: NetEvent::Segment {
+                    from: client,
+                    to: server,
+                    len: 8,
+                },
+            },
+            TraceRecord {
+                at: ms(5),
+                event: NetEvent::Fin {
+                    from: server,
+                    to: client,
+                },
+            },
+            TraceRecord {
+                at: ms(9),
+                event: NetEvent::HostCrashed {
+                    host: ip,
+                    incarnation: 0,
+                },
+            },
+        ];
+        let tracks = BTreeMap::from([(ip, host_track("server", ip))]);
+        let mut timeline = Timeline::new("t");
+        add_net_events(&mut timeline, &trace, &tracks);
+        let intervals: Vec<_> = timeline
+            .events()
+            .iter()
+            .filter_map(|e| {
+                e.duration
+                    .map(|d| (e.track.as_str(), e.name.as_str(), e.at, d))
+            })
+            .collect();
+        assert_eq!(
+            intervals,
+            vec![
+                ("10.0.0.2", "10.0.0.2:49152 -> 10.0.0.1:7000", ms(2), ms(3)),
+                ("server (10.0.0.1)", "incarnation #0", ms(0), ms(9)),
+            ]
+        );
+        let instants = timeline
+            .events()
+            .iter()
+            .filter(|e| e.duration.is_none())
+            .count();
+        assert_eq!(instants, trace.len());
+    }
+}
