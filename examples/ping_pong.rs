@@ -108,11 +108,138 @@ fn main() -> ExitCode {
     }
 }
 
+/// The same `serve` and `play` on simulated hosts, for many seeds.
 mod simulation {
+    use std::net::Ipv4Addr;
     use std::process::ExitCode;
+    use std::time::Duration;
 
+    use moonpool_codec::{Endpoint, NetworkAddress};
+    use moonpool_sim_net::assertions::shutdown_signal;
+    use moonpool_sim_net::invariants::{Invariant, publish};
+    use moonpool_sim_net::runner::{Iterations, SimulationBuilder};
+    use moonpool_sim_net::{HostHandle, NetConfig, SimConnector, SimTcpListener, sometimes};
+    use moonpool_tower::executor::BoxFuture;
+    use moonpool_tower::transport::Transport;
+    use rand::RngExt;
+    use tower::BoxError;
+
+    use super::{PING_TOKEN, play, serve};
+
+    const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+    const CLIENT: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+    const MONKEY: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 3);
+    const PORT: u16 = 4500;
+    /// Pings per seed, and seeds per run (`MOONPOOL_ITERATIONS` overrides).
+    const PINGS: u64 = 50;
+    const SEEDS: u64 = 64;
+
+    /// The simulated network; the fault catalogue's chaos configuration
+    /// replaces it.
+    fn network() -> NetConfig {
+        NetConfig {
+            latency: Duration::from_micros(100)..=Duration::from_millis(10),
+            ..NetConfig::default()
+        }
+    }
+
+    fn executor(host: HostHandle) -> impl Fn(BoxFuture) + Clone + Send + Sync + 'static {
+        move |task: BoxFuture| drop(host.spawn(task))
+    }
+
+    fn server_address() -> NetworkAddress {
+        NetworkAddress::new(SERVER.into(), PORT)
+    }
+
+    /// The server host: `serve`, until the runner says stop.
+    async fn server() -> Result<(), BoxError> {
+        let host = HostHandle::current().ok_or("not in a simulated host")?;
+        let listener = SimTcpListener::bind((Ipv4Addr::UNSPECIFIED, PORT)).await?;
+        let transport = Transport::builder(SimConnector::new(), host.rng())
+            .listen(server_address(), listener.into_stream())
+            .executor(executor(host.clone()))
+            .build()?;
+        let shutdown = shutdown_signal();
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => {}
+            () = serve(transport) => {}
+        }
+        Ok(())
+    }
+
+    /// The client workload: `play`, then publish how many pongs came back.
+    async fn client() -> Result<(), BoxError> {
+        let host = HostHandle::current().ok_or("not in a simulated host")?;
+        let transport = Transport::builder(SimConnector::new(), host.rng())
+            .executor(executor(host.clone()))
+            .build()?;
+        let answered = play(
+            &transport,
+            Endpoint::new(server_address(), PING_TOKEN),
+            PINGS,
+        )
+        .await?;
+        publish(CLIENT, "answered", answered);
+        transport.shutdown().await;
+        Ok(())
+    }
+
+    /// Crashes the server once, mid-game, and restarts it: reliable pings
+    /// are resent to the new incarnation.
+    async fn monkey() -> Result<(), BoxError> {
+        let host = HostHandle::current().ok_or("not in a simulated host")?;
+        let mut rng = host.rng();
+        tokio::time::sleep(Duration::from_millis(rng.random_range(10..500))).await;
+        host.sim().crash(SERVER)?;
+        tokio::time::sleep(Duration::from_millis(rng.random_range(10..1000))).await;
+        host.sim().restart(SERVER)?;
+        sometimes!(true, "the server restarted");
+        Ok(())
+    }
+
+    #[allow(clippy::disallowed_types, clippy::disallowed_methods)]
     pub(super) fn run() -> ExitCode {
-        eprintln!("--sim: the simulator is not merged yet");
-        ExitCode::FAILURE
+        // Wall time for the summary only; it never feeds the simulation.
+        let started = std::time::Instant::now();
+        let report = SimulationBuilder::new()
+            .net(network())
+            .host("server", SERVER, server)
+            .workload("client", CLIENT, client)
+            .workload("monkey", MONKEY, monkey)
+            .invariant(Invariant::new(
+                "every ping was answered",
+                |state| match state.get::<u64>(CLIENT, "answered") {
+                    Some(&PINGS) => Ok(()),
+                    other => Err(format!("answered: {other:?} of {PINGS}")),
+                },
+            ))
+            .iterations(Iterations::Fixed(SEEDS))
+            .progress(false)
+            .run();
+        let report = match report {
+            Ok(report) => report,
+            Err(error) => {
+                eprintln!("ping_pong --sim: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        print!("{report}");
+        println!(
+            "ping_pong --sim: {} seeds x {PINGS} pings across a server crash and restart, {:.1} simulated seconds in {:.2} wall seconds: {}",
+            report.iterations,
+            report.sim_seconds,
+            started.elapsed().as_secs_f64(),
+            if report.passed() {
+                "all answered"
+            } else {
+                "FAILED"
+            },
+        );
+        if report.passed() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
     }
 }
