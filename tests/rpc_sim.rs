@@ -13,10 +13,12 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use moonpool_sim_net::assertions::shutdown_signal;
+use moonpool_sim_net::invariants::Invariant;
 use moonpool_sim_net::runner::{Iterations, SimulationBuilder};
 use moonpool_sim_net::{HostHandle, SimConnector};
 use moonpool_tests::rpc::{
-    ClientPlan, Expectations, host_executor, invariants, network, run_calls, serve, start_server,
+    ANSWERED_KEY, ClientPlan, Expectations, LAYERED_CALLS, host_executor, invariants,
+    layered_client, network, run_calls, serve, start_server,
 };
 use moonpool_tower::transport::Transport;
 use rand::RngExt;
@@ -171,10 +173,37 @@ fn server_crash_and_restart_mid_flight_scenario(seeds: u64) {
 }
 
 #[test]
+fn a_layered_client_rides_out_a_server_crash() {
+    a_layered_client_rides_out_a_server_crash_scenario(SEEDS);
+}
+
+fn a_layered_client_rides_out_a_server_crash_scenario(seeds: u64) {
+    let builder = simulation(
+        Expectations {
+            servers_stay_up: false,
+        },
+        seeds,
+    )
+    .host("server", SERVER, || serve(SERVER))
+    .workload("client", CLIENT_A, || client(CLIENT_A, plan(&[SERVER])))
+    .workload("layered", CLIENT_B, || layered_client(CLIENT_B, SERVER))
+    .workload("monkey", MONKEY, || crash_and_restart(SERVER))
+    .invariant(Invariant::new(
+        "every idempotent call through the tower stack is answered",
+        |state| match state.get::<u64>(CLIENT_B, ANSWERED_KEY) {
+            Some(&LAYERED_CALLS) => Ok(()),
+            other => Err(format!("answered {other:?} of {LAYERED_CALLS}")),
+        },
+    ));
+    run("layered client across a crash", builder);
+}
+
+#[test]
 #[ignore = "long sweep: 1000 seeds per scenario"]
 fn long_sweep_of_every_scenario() {
     one_client_one_server_scenario(LONG_SEEDS);
     two_clients_one_server_scenario(LONG_SEEDS);
     three_node_mesh_scenario(LONG_SEEDS);
     server_crash_and_restart_mid_flight_scenario(LONG_SEEDS);
+    a_layered_client_rides_out_a_server_crash_scenario(LONG_SEEDS);
 }

@@ -10,6 +10,7 @@
 
 mod client;
 mod invariants;
+mod layered;
 mod records;
 mod server;
 
@@ -23,6 +24,7 @@ use moonpool_tower::interface;
 
 pub use client::{ClientPlan, run_calls};
 pub use invariants::{Expectations, invariants};
+pub use layered::{ANSWERED_KEY, LAYERED_CALLS, layered_client};
 pub use records::{CallRecord, ClientLog, Method, Outcome, ServerLog};
 pub use server::{serve, start_server};
 
