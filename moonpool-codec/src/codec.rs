@@ -48,10 +48,10 @@ const SUMMED_FROM: usize = 8;
 ///
 /// After an error the stream is no longer in sync: close the connection.
 ///
-/// `PacketCodec` encodes both `Packet` and `&Packet` (to resend a kept
-/// packet without cloning it), so a `Framed` sink has two item types:
-/// `send` and `feed` infer theirs from the argument, while `flush` and
-/// `close` need it named, as in `SinkExt::<Packet>::flush(&mut framed)`.
+/// `PacketCodec` is an `Encoder` of one item type, [`Packet`], so a `Framed`
+/// sink's `send`, `feed`, `flush` and `close` need no annotations. To frame a
+/// packet that is kept elsewhere (a reliable packet being resent) without
+/// cloning it, call [`PacketCodec::encode_packet`].
 ///
 /// ```
 /// use bytes::BytesMut;
@@ -192,17 +192,17 @@ impl Encoder<Packet> for PacketCodec {
     type Error = WireError;
 
     fn encode(&mut self, packet: Packet, dst: &mut BytesMut) -> Result<(), WireError> {
-        self.encode(&packet, dst)
+        self.encode_packet(&packet, dst)
     }
 }
 
-impl Encoder<&Packet> for PacketCodec {
-    type Error = WireError;
-
+impl PacketCodec {
     /// Appends `packet`'s frame to `dst` with one reservation and one copy
     /// of the payload; refuses, leaving `dst` untouched, a packet whose
     /// frame would exceed the maximum.
-    fn encode(&mut self, packet: &Packet, dst: &mut BytesMut) -> Result<(), WireError> {
+    ///
+    /// This is [`Encoder::encode`] for a borrowed packet.
+    pub fn encode_packet(&self, packet: &Packet, dst: &mut BytesMut) -> Result<(), WireError> {
         let len = packet.frame_len();
         if len > self.max_frame_length {
             return Err(WireError::FrameTooLarge {

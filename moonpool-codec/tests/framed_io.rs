@@ -47,7 +47,7 @@ where
             writer.feed(packet).await.unwrap();
         }
         // Two `Encoder` impls (`Packet`, `&Packet`): name the item type.
-        SinkExt::<Packet>::flush(&mut writer).await.unwrap();
+        writer.flush().await.unwrap();
         writer
     });
 
@@ -57,7 +57,7 @@ where
     }
     // Closing our side ends the echo loop, which closes its side.
     let mut writer = send.await.unwrap();
-    SinkExt::<Packet>::close(&mut writer).await.unwrap();
+    writer.close().await.unwrap();
     assert!(reader.next().await.is_none());
     echo.await.unwrap();
 }

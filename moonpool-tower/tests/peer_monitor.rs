@@ -140,7 +140,7 @@ async fn the_transport_answers_a_ping_with_a_pong_on_the_same_connection() {
     framed.send(handshake_frame()).await.unwrap();
     assert_eq!(framed.next().await.unwrap().unwrap().token, HANDSHAKE_TOKEN);
 
-    // The ping of docs/handshake.md's test vector, written as raw bytes.
+    // The ping of docs/wire-format.md's test vector, written as raw bytes.
     let ping = hex("21000000c327fd4cffffffffffffffff0100000000000000002a00000000000000");
     tokio::io::AsyncWriteExt::write_all(framed.get_mut(), &ping)
         .await

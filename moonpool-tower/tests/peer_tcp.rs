@@ -130,7 +130,7 @@ async fn unreliable_packets_are_never_redelivered_and_their_loss_is_observable()
     assert!(restarted.nothing_within(Duration::from_millis(300)).await);
 }
 
-/// Our handshake, built from `docs/handshake.md` rather than from the crate.
+/// Our handshake, built from `docs/wire-format.md` rather than from the crate.
 fn raw_handshake() -> Packet {
     let mut payload = Vec::new();
     payload.extend_from_slice(&PROTOCOL_VERSION.to_le_bytes());

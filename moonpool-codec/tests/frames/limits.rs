@@ -79,7 +79,7 @@ fn a_frame_of_exactly_the_maximum_is_accepted() {
     let packet = sample_packet(Uid::new(1, 1), 100);
     let mut buf = BytesMut::new();
 
-    codec.encode(&packet, &mut buf).unwrap();
+    codec.encode_packet(&packet, &mut buf).unwrap();
 
     assert_eq!(codec.decode(&mut buf).unwrap(), Some(packet));
 }

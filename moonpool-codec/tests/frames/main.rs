@@ -10,12 +10,12 @@ mod zero_copy;
 
 use bytes::BytesMut;
 use moonpool_codec::{Packet, PacketCodec, Uid, WireError};
-use tokio_util::codec::{Decoder, Encoder};
+use tokio_util::codec::Decoder;
 
 /// The frame of `packet` under the default codec.
 pub(crate) fn frame_of(packet: &Packet) -> BytesMut {
     let mut buf = BytesMut::new();
-    PacketCodec::new().encode(packet, &mut buf).unwrap();
+    PacketCodec::new().encode_packet(packet, &mut buf).unwrap();
     buf
 }
 

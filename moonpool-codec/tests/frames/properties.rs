@@ -3,7 +3,7 @@
 use bytes::BytesMut;
 use moonpool_codec::{Packet, PacketCodec, Uid, WireError};
 use proptest::prelude::*;
-use tokio_util::codec::{Decoder, Encoder};
+use tokio_util::codec::Decoder;
 
 use crate::{decode_all, frame_of};
 
@@ -99,7 +99,7 @@ proptest! {
     fn the_encoded_length_is_the_header_plus_the_payload(packet in packet()) {
         let mut buf = BytesMut::new();
 
-        PacketCodec::new().encode(&packet, &mut buf).unwrap();
+        PacketCodec::new().encode_packet(&packet, &mut buf).unwrap();
 
         prop_assert_eq!(buf.len(), 24 + packet.payload.len());
         prop_assert_eq!(&buf[..4], &(buf.len() as u32).to_le_bytes()[..]);

@@ -2,7 +2,7 @@
 
 use bytes::BytesMut;
 use moonpool_codec::{Packet, PacketCodec, Uid, frame_checksum};
-use tokio_util::codec::{Decoder, Encoder};
+use tokio_util::codec::Decoder;
 
 const WIRE_FORMAT: &str = include_str!("../../../docs/wire-format.md");
 
@@ -114,7 +114,7 @@ fn every_valid_vector_is_encoded_byte_for_byte() {
         let packet = Packet::new(token, vector.hex("payload"));
         let mut buf = BytesMut::new();
 
-        PacketCodec::new().encode(&packet, &mut buf).unwrap();
+        PacketCodec::new().encode_packet(&packet, &mut buf).unwrap();
 
         assert_eq!(&buf[..], &vector.hex("frame")[..], "{token}");
     }

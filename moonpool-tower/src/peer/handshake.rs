@@ -1,5 +1,5 @@
 //! The frame that opens every connection, and the ping/pong frames of the
-//! connection monitor. `docs/handshake.md` is the normative description.
+//! connection monitor. `docs/wire-format.md` is the normative description.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
@@ -208,9 +208,9 @@ mod tests {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    /// The test vector in docs/handshake.md, between its two markers.
+    /// The test vector in docs/wire-format.md, between its two markers.
     fn documented_vector(marker: &str) -> String {
-        let doc = include_str!("../../../docs/handshake.md");
+        let doc = include_str!("../../../docs/wire-format.md");
         let start = doc.find(&format!("<!-- {marker} -->")).unwrap();
         let block = &doc[start..];
         let open = block.find("```text\n").unwrap() + "```text\n".len();
