@@ -84,7 +84,7 @@ impl<Resp, C> ReplyPromise<Resp, C> {
     fn fulfil(&mut self, payload: bytes::Bytes) {
         if let Some(path) = self.path.take() {
             trace!(token = %self.reply_token, "reply sent");
-            path.send(Packet::new(self.reply_token, payload));
+            path.send_owned(Packet::new(self.reply_token, payload));
         }
     }
 }

@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::sync::Weak;
-use std::task::{Context, Waker};
 
 use moonpool_codec::{NetworkAddress, Packet};
 use tracing::trace;
@@ -63,21 +62,26 @@ impl ReplyPath {
     /// Sends `packet` back, unreliably. Never waits; a packet for a closed
     /// peer or a router that is gone is dropped (logged at `trace`).
     pub fn send(&self, packet: Packet) {
-        match &self.route {
-            Route::Peer(peer) => {
-                let mut peer = peer.clone();
-                // Take a queue slot if one is free, for the peer's
-                // accounting; without one the peer still accepts the packet.
-                let mut cx = Context::from_waker(Waker::noop());
-                let _ = tower::Service::poll_ready(&mut peer, &mut cx);
+        self.clone().send_owned(packet);
+    }
+
+    /// [`send`](Self::send), consuming the path (saves a handle clone).
+    pub fn send_owned(self, packet: Packet) {
+        match self.route {
+            Route::Peer(mut peer) => {
                 let token = packet.token;
+                // No `poll_ready`: a reply does not wait for a queue slot
+                // (the peer accepts a packet without one).
                 let sent = tower::Service::call(&mut peer, Outgoing::unreliable(packet));
                 if let Err(error) = sent.into_inner() {
                     trace!(%token, %error, "reply not sent");
                 }
             }
             Route::Local(router) => match router.upgrade() {
-                Some(router) => router.deliver(packet, self.clone()),
+                Some(shared) => {
+                    let path = Self::local(router);
+                    shared.deliver(packet, path);
+                }
                 None => trace!(token = %packet.token, "router gone; local reply dropped"),
             },
         }
