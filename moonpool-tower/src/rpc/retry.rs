@@ -205,3 +205,91 @@ impl fmt::Debug for RpcRetryPolicy {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use moonpool_codec::{Endpoint, NetworkAddress, Uid};
+    use rand::SeedableRng;
+
+    fn endpoint() -> Endpoint {
+        Endpoint::new(NetworkAddress::new([10, 0, 0, 1].into(), 1), Uid::new(1, 1))
+    }
+
+    fn policy(idempotent: bool) -> RpcRetryPolicy {
+        RpcRetryPolicy::new(RetryConfig::default(), StdRng::seed_from_u64(1))
+            .unwrap()
+            .idempotent(idempotent)
+    }
+
+    #[test]
+    fn only_failures_that_cannot_execute_twice_are_retried_by_default() {
+        let endpoint = endpoint();
+        let cases = [
+            (RpcError::EndpointNotFound { endpoint }, true, true),
+            (RpcError::MaybeDelivered { endpoint }, false, true),
+            (RpcError::BrokenPromise { endpoint }, false, true),
+            (
+                RpcError::Application(crate::rpc::ApplicationError::new(1, "no")),
+                false,
+                false,
+            ),
+            (
+                RpcError::BadRequest {
+                    endpoint,
+                    message: "x".into(),
+                },
+                false,
+                false,
+            ),
+            (
+                RpcError::MalformedReply {
+                    endpoint,
+                    reason: "x",
+                },
+                false,
+                false,
+            ),
+        ];
+        for (error, plain, idempotent) in cases {
+            assert_eq!(policy(false).should_retry(&error), plain, "{error}");
+            assert_eq!(policy(true).should_retry(&error), idempotent, "{error}");
+        }
+    }
+
+    #[test]
+    fn a_boxed_timeout_is_retried_only_for_idempotent_requests() {
+        let elapsed = || -> BoxError { Box::new(tower::timeout::error::Elapsed::new()) };
+        assert!(!policy(false).classify_boxed(&elapsed()));
+        assert!(policy(true).classify_boxed(&elapsed()));
+        let boxed: BoxError = Box::new(RpcError::EndpointNotFound {
+            endpoint: endpoint(),
+        });
+        assert!(policy(false).classify_boxed(&boxed));
+        assert!(!policy(true).classify_boxed(&"other".into()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_stop_at_the_configured_maximum() {
+        let mut policy = RpcRetryPolicy::new(
+            RetryConfig {
+                max_retries: 2,
+                ..RetryConfig::default()
+            },
+            StdRng::seed_from_u64(3),
+        )
+        .unwrap();
+        let mut request = ();
+        let mut failed: Result<(), RpcError> = Err(RpcError::EndpointNotFound {
+            endpoint: endpoint(),
+        });
+        let mut retries = 0;
+        while let Some(sleep) =
+            Policy::<(), (), RpcError>::retry(&mut policy, &mut request, &mut failed)
+        {
+            sleep.await;
+            retries += 1;
+        }
+        assert_eq!(retries, 2);
+    }
+}
