@@ -120,7 +120,15 @@ fn the_timeline_of_a_failing_seed_is_chrome_trace_json_with_a_track_per_host() {
         }
     }
     let track_names: Vec<&str> = named_tracks.iter().map(|(_, name)| name.as_str()).collect();
-    assert_eq!(track_names, vec!["server (10.0.0.1)", "client (10.0.1.1)"]);
+    assert_eq!(
+        track_names,
+        vec![
+            "server (10.0.0.1)",
+            "client (10.0.1.1)",
+            "client (10.0.1.1) · connections"
+        ]
+    );
+    assert_intervals_nest_per_track(events);
     let named: BTreeSet<u64> = named_tracks.iter().map(|(tid, _)| *tid).collect();
     assert!(
         used_tracks.is_subset(&named),
@@ -148,6 +156,39 @@ fn the_timeline_of_a_failing_seed_is_chrome_trace_json_with_a_track_per_host() {
             .unwrap()
             .0
     );
+}
+
+/// A viewer shows the "X" events of one track as a stack: on every track
+/// they must be disjoint or nested.
+fn assert_intervals_nest_per_track(events: &[Value]) {
+    let mut by_track: std::collections::BTreeMap<u64, Vec<(f64, f64)>> = Default::default();
+    for event in events.iter().filter(|e| e["ph"] == "X") {
+        let (ts, dur) = (
+            event["ts"].as_f64().unwrap(),
+            event["dur"].as_f64().unwrap(),
+        );
+        by_track
+            .entry(event["tid"].as_u64().unwrap())
+            .or_default()
+            .push((ts, ts + dur));
+    }
+    for (tid, mut spans) in by_track {
+        // Outer intervals first when they start together.
+        spans.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.total_cmp(&a.1)));
+        let mut open: Vec<f64> = Vec::new();
+        for (start, end) in spans {
+            while open.last().is_some_and(|&outer_end| outer_end <= start) {
+                open.pop();
+            }
+            if let Some(&outer_end) = open.last() {
+                assert!(
+                    end <= outer_end,
+                    "track {tid}: [{start}, {end}] overlaps an interval ending at {outer_end}"
+                );
+            }
+            open.push(end);
+        }
+    }
 }
 
 #[test]

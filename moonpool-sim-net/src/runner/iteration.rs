@@ -47,6 +47,9 @@ pub(crate) struct IterationRun {
     pub(crate) trace: Option<Vec<TraceRecord>>,
     pub(crate) record: AssertionRecord,
     pub(crate) buggify_fired: u64,
+    /// Fault kind → times injected in this iteration. Empty until the fault
+    /// catalogue reports its counts with the simulator's outcome.
+    pub(crate) faults: BTreeMap<String, u64>,
     pub(crate) timeline: Option<Timeline>,
 }
 
@@ -285,6 +288,7 @@ fn finish(
         trace: None,
         record: AssertionRecord::default(),
         buggify_fired,
+        faults: BTreeMap::new(),
         timeline,
     };
     let sim_failure = match result {

@@ -161,8 +161,9 @@ impl SimulationBuilder {
         if let Some(hash) = run.trace_hash {
             report.trace_hashes.insert(run.seed, format!("{hash:016x}"));
         }
-        // Fault counts: the fault catalogue adds its per-kind counters to
-        // the iteration's outcome; they are summed into `report.faults` here.
+        for (kind, count) in run.faults {
+            *report.faults.entry(kind).or_default() += count;
+        }
         if let Some(message) = run.failure {
             let failure = IterationFailure {
                 seed: run.seed,

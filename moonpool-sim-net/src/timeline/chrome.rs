@@ -1,5 +1,6 @@
 //! Rendering a [`Timeline`] in the Chrome trace-event format.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
@@ -20,22 +21,32 @@ pub(super) fn render(timeline: &Timeline) -> Value {
         "ph": "M", "name": "process_name", "pid": PID, "tid": 0,
         "args": { "name": timeline.title },
     }));
-    for (tid, track) in timeline.tracks.iter().enumerate() {
+    let mut display: Vec<(usize, usize, usize)> = timeline
+        .tracks
+        .iter()
+        .enumerate()
+        .map(|(tid, track)| (track.group, track.sub, tid))
+        .collect();
+    display.sort_unstable();
+    for (rank, (_, _, tid)) in display.into_iter().enumerate() {
+        let name = &timeline.tracks[tid].name;
         events.push(json!({
             "ph": "M", "name": "thread_name", "pid": PID, "tid": tid,
-            "args": { "name": track },
+            "args": { "name": name },
         }));
         events.push(json!({
             "ph": "M", "name": "thread_sort_index", "pid": PID, "tid": tid,
-            "args": { "sort_index": tid },
+            "args": { "sort_index": rank },
         }));
     }
+    let tids: BTreeMap<&str, usize> = timeline
+        .tracks
+        .iter()
+        .enumerate()
+        .map(|(tid, track)| (track.name.as_str(), tid))
+        .collect();
     for event in &timeline.events {
-        let tid = timeline
-            .tracks
-            .iter()
-            .position(|track| *track == event.track)
-            .unwrap_or_default();
+        let tid = tids.get(event.track.as_str()).copied().unwrap_or_default();
         let mut object = Map::new();
         object.insert("name".into(), Value::from(event.name.as_str()));
         object.insert("cat".into(), Value::from(event.category.as_str()));
@@ -64,6 +75,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn subtracks_sort_right_under_their_parent() {
+        let mut timeline = Timeline::new("t");
+        timeline.declare_track("a");
+        timeline.declare_track("b");
+        timeline.declare_subtrack("a", "a conn 1");
+        timeline.declare_subtrack("a", "a conn 2");
+        assert_eq!(timeline.tracks(), vec!["a", "a conn 1", "a conn 2", "b"]);
+        let json = timeline.to_chrome_json();
+        let sort_of = |name: &str| {
+            let events = json["traceEvents"].as_array().unwrap();
+            let tid = events
+                .iter()
+                .find(|e| e["name"] == "thread_name" && e["args"]["name"] == name)
+                .unwrap()["tid"]
+                .clone();
+            events
+                .iter()
+                .find(|e| e["name"] == "thread_sort_index" && e["tid"] == tid)
+                .unwrap()["args"]["sort_index"]
+                .as_u64()
+                .unwrap()
+        };
+        assert_eq!(
+            [
+                sort_of("a"),
+                sort_of("a conn 1"),
+                sort_of("a conn 2"),
+                sort_of("b")
+            ],
+            [0, 1, 2, 3]
+        );
+    }
+
+    #[test]
     fn renders_metadata_instants_and_intervals() {
         let mut timeline = Timeline::new("seed 1");
         timeline.declare_track("10.0.0.1");
@@ -87,6 +132,7 @@ mod tests {
         assert_eq!(events[0]["args"]["name"], "seed 1");
         assert_eq!(events[1]["args"]["name"], "10.0.0.1");
         assert_eq!(events[3]["args"]["name"], "10.0.0.2");
+        assert_eq!(events[4]["args"]["sort_index"], 1);
         let fin = &events[5];
         assert_eq!(
             (fin["ph"].as_str(), fin["ts"].as_f64(), fin["tid"].as_u64()),

@@ -54,9 +54,18 @@ pub struct TimelineEvent {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Timeline {
     title: String,
-    /// Track names in the order they were declared; the index is the `tid`.
-    tracks: Vec<String>,
+    /// Tracks in declaration order; the index is the `tid`.
+    tracks: Vec<Track>,
     events: Vec<TimelineEvent>,
+}
+
+/// A track and where it is displayed: groups in declaration order, a
+/// group's sub-tracks right under its main track.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Track {
+    name: String,
+    group: usize,
+    sub: usize,
 }
 
 impl Timeline {
@@ -71,9 +80,41 @@ impl Timeline {
     /// Declares a track so tracks appear in declaration order; tracks are
     /// also declared implicitly by their first event.
     pub fn declare_track(&mut self, track: &str) {
-        if !self.tracks.iter().any(|known| known == track) {
-            self.tracks.push(track.to_owned());
+        if !self.tracks.iter().any(|known| known.name == track) {
+            let group = self.tracks.iter().map(|t| t.group + 1).max().unwrap_or(0);
+            self.tracks.push(Track {
+                name: track.to_owned(),
+                group,
+                sub: 0,
+            });
         }
+    }
+
+    /// Declares `track` to be displayed under `parent` (declared if new),
+    /// after `parent`'s earlier sub-tracks: for intervals that overlap the
+    /// parent's own, which one track can not show.
+    pub fn declare_subtrack(&mut self, parent: &str, track: &str) {
+        self.declare_track(parent);
+        if self.tracks.iter().any(|known| known.name == track) {
+            return;
+        }
+        let group = self
+            .tracks
+            .iter()
+            .find(|known| known.name == parent)
+            .map_or(0, |parent| parent.group);
+        let sub = self
+            .tracks
+            .iter()
+            .filter(|t| t.group == group)
+            .map(|t| t.sub + 1)
+            .max()
+            .unwrap_or(1);
+        self.tracks.push(Track {
+            name: track.to_owned(),
+            group,
+            sub,
+        });
     }
 
     /// Adds an event (declaring its track if new).
@@ -127,21 +168,18 @@ impl Timeline {
     }
 
     /// Track names in display order.
-    pub fn tracks(&self) -> &[String] {
-        &self.tracks
+    pub fn tracks(&self) -> Vec<&str> {
+        let mut tracks: Vec<&Track> = self.tracks.iter().collect();
+        tracks.sort_by_key(|track| (track.group, track.sub));
+        tracks
+            .into_iter()
+            .map(|track| track.name.as_str())
+            .collect()
     }
 
     /// The events, in the order they were added.
     pub fn events(&self) -> &[TimelineEvent] {
         &self.events
-    }
-
-    /// Appends every event of `other` (its tracks after this one's).
-    pub fn extend(&mut self, other: Timeline) {
-        for track in &other.tracks {
-            self.declare_track(track);
-        }
-        self.events.extend(other.events);
     }
 
     /// The timeline as a Chrome trace-event JSON object.

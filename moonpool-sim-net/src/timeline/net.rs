@@ -17,6 +17,10 @@ pub fn host_track(name: &str, ip: Ipv4Addr) -> String {
 /// Adds every record of `trace`: instants for connection events, segment
 /// deliveries, FIN/RST, host starts and crashes; intervals for each host
 /// incarnation and each connection's life. `tracks` names hosts' tracks.
+///
+/// Connections of one host may overlap, and one track shows only nested
+/// intervals, so they go on lanes under the client's track
+/// (`<track> · connections`, `<track> · connections 2`, …).
 pub fn add_net_events(
     timeline: &mut Timeline,
     trace: &[TraceRecord],
@@ -32,6 +36,7 @@ pub fn add_net_events(
     let mut incarnations: BTreeMap<Ipv4Addr, (u64, Duration)> = BTreeMap::new();
     let mut connections: BTreeMap<(SocketAddr, SocketAddr), (SocketAddr, SocketAddr, Duration)> =
         BTreeMap::new();
+    let mut spans: Vec<ConnectionSpan> = Vec::new();
     let pair = |a: SocketAddr, b: SocketAddr| if a <= b { (a, b) } else { (b, a) };
 
     for record in trace {
@@ -106,7 +111,7 @@ pub fn add_net_events(
                     args,
                 );
                 if let Some((client, server, start)) = connections.remove(&pair(from, to)) {
-                    connection_span(timeline, &track_of(client.ip()), client, server, start, at);
+                    spans.push((track_of(client.ip()), start, at, client, server));
                 }
             }
         }
@@ -115,7 +120,36 @@ pub fn add_net_events(
         incarnation_span(timeline, &track_of(host.into()), incarnation, start, end);
     }
     for (client, server, start) in connections.into_values() {
-        connection_span(timeline, &track_of(client.ip()), client, server, start, end);
+        spans.push((track_of(client.ip()), start, end, client, server));
+    }
+    connection_lanes(timeline, spans);
+}
+
+/// A connection's life: client's track, start, end, client, server.
+type ConnectionSpan = (String, Duration, Duration, SocketAddr, SocketAddr);
+
+/// Puts each connection on the first lane of its track that is free at its
+/// start.
+fn connection_lanes(timeline: &mut Timeline, mut spans: Vec<ConnectionSpan>) {
+    spans.sort_by(|a, b| (&a.0, a.1, a.3).cmp(&(&b.0, b.1, b.3)));
+    // Track → when each of its lanes is free again.
+    let mut lanes: BTreeMap<String, Vec<Duration>> = BTreeMap::new();
+    for (track, start, end, client, server) in spans {
+        let busy = lanes.entry(track.clone()).or_default();
+        let lane = match busy.iter().position(|free_at| *free_at <= start) {
+            Some(lane) => lane,
+            None => {
+                busy.push(Duration::ZERO);
+                busy.len() - 1
+            }
+        };
+        busy[lane] = end;
+        let lane_track = match lane {
+            0 => format!("{track} · connections"),
+            n => format!("{track} · connections {}", n + 1),
+        };
+        timeline.declare_subtrack(&track, &lane_track);
+        connection_span(timeline, &lane_track, client, server, start, end);
     }
 }
 
@@ -229,8 +263,13 @@ mod tests {
         assert_eq!(
             intervals,
             vec![
-                ("10.0.0.2", "10.0.0.2:49152 -> 10.0.0.1:7000", ms(2), ms(3)),
                 ("server (10.0.0.1)", "incarnation #0", ms(0), ms(9)),
+                (
+                    "10.0.0.2 · connections",
+                    "10.0.0.2:49152 -> 10.0.0.1:7000",
+                    ms(2),
+                    ms(3)
+                ),
             ]
         );
         let instants = timeline
@@ -239,5 +278,59 @@ mod tests {
             .filter(|e| e.duration.is_none())
             .count();
         assert_eq!(instants, trace.len());
+    }
+
+    #[test]
+    fn overlapping_connections_of_a_host_get_separate_lanes() {
+        let server: SocketAddr = "10.0.0.1:7000".parse().unwrap();
+        let a: SocketAddr = "10.0.0.2:49152".parse().unwrap();
+        let b: SocketAddr = "10.0.0.2:49153".parse().unwrap();
+        let c: SocketAddr = "10.0.0.2:49154".parse().unwrap();
+        let ms = Duration::from_millis;
+        let at = |t, event| TraceRecord { at: ms(t), event };
+        let trace = [
+            at(1, NetEvent::Established { client: a, server }),
+            at(2, NetEvent::Established { client: b, server }),
+            at(
+                3,
+                NetEvent::Fin {
+                    from: a,
+                    to: server,
+                },
+            ),
+            at(4, NetEvent::Established { client: c, server }),
+            at(
+                5,
+                NetEvent::Reset {
+                    from: server,
+                    to: b,
+                },
+            ),
+        ];
+        let mut timeline = Timeline::new("t");
+        add_net_events(&mut timeline, &trace, &BTreeMap::new());
+        let lanes: Vec<(&str, Duration)> = timeline
+            .events()
+            .iter()
+            .filter(|e| e.duration.is_some())
+            .map(|e| (e.track.as_str(), e.at))
+            .collect();
+        assert_eq!(
+            lanes,
+            vec![
+                ("10.0.0.2 · connections", ms(1)),
+                ("10.0.0.2 · connections 2", ms(2)),
+                ("10.0.0.2 · connections", ms(4)),
+            ]
+        );
+        assert_eq!(
+            timeline.tracks(),
+            vec![
+                "10.0.0.2",
+                "10.0.0.2 · connections",
+                "10.0.0.2 · connections 2",
+                "10.0.0.1"
+            ]
+        );
     }
 }
