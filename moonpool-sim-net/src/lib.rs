@@ -65,6 +65,11 @@
 //!   `tower::MakeConnection<SocketAddr>`).
 //! - [`config`]: [`NetConfig`] and [`SimConfig`], every tunable number.
 //! - [`trace`]: [`NetEvent`], [`TraceRecord`], and the stable trace hash.
+//! - [`fault`]: fault injection — [`FaultConfig`] (quiet, chaos, swarm),
+//!   [`FaultKind`]/[`FaultCounts`], [`CrashMode`], [`CloseKind`], the
+//!   drifted clock [`timer`], [`buggified_sleep`]; the scripted API is on
+//!   [`SimHandle`] (`partition`, `isolate`, `clog_*`, `heal`,
+//!   `close_connections`, `crash_with`). See `docs/fault-injection.md`.
 //! - [`runner`]: many seeds of a simulation —
 //!   [`SimulationBuilder`](runner::SimulationBuilder) (hosts, workloads,
 //!   invariants, seeds, iterations), the `MOONPOOL_*` environment, replay
@@ -122,6 +127,7 @@
 //!   readability; both return `Ok(0)` without consuming anything.
 
 pub mod config;
+pub mod fault;
 pub mod host;
 pub(crate) mod net;
 mod seed;
@@ -131,6 +137,11 @@ pub mod trace;
 pub(crate) mod world;
 
 pub use config::{ConfigError, NetConfig, SimConfig};
+pub use fault::{
+    AttritionFaults, BitFlipFaults, BuggifiedDelayFaults, ClockFaults, ClogFaults, CloseFaults,
+    CloseKind, ConnectFailure, ConnectFaults, CrashMode, FaultConfig, FaultCounts, FaultKind,
+    LatencyFaults, LossFaults, PartitionFaults, ShortIoFaults, buggified_sleep, timer,
+};
 pub use host::{HostError, HostHandle, HostInfo, SimHandle, handle, spawn};
 pub use sim::{
     HostReport, Sim, SimError, SimOutcome, SocketReport, WaitReport, WorkloadReport, WorkloadStatus,

@@ -11,6 +11,8 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use crate::fault::FaultKind;
+
 /// One network (or host lifecycle) event, as the fabric applied it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NetEvent {
@@ -72,6 +74,15 @@ pub enum NetEvent {
         /// Receiving end.
         to: SocketAddr,
     },
+    /// A fault was injected (see `docs/fault-injection.md`).
+    Fault {
+        /// What fired.
+        kind: FaultKind,
+        /// Where: the sending end, or the host (port 0) for host faults.
+        from: SocketAddr,
+        /// The receiving end, or `0.0.0.0:0` when there is none.
+        to: SocketAddr,
+    },
 }
 
 impl NetEvent {
@@ -96,6 +107,10 @@ impl NetEvent {
             }
             NetEvent::Fin { from, to } => pair(hasher, 7, from, to),
             NetEvent::Reset { from, to } => pair(hasher, 8, from, to),
+            NetEvent::Fault { kind, from, to } => {
+                pair(hasher, 9, from, to);
+                hasher.write(&[u8::try_from(kind.index()).unwrap_or(u8::MAX)]);
+            }
         }
     }
 }
@@ -131,6 +146,7 @@ impl fmt::Display for NetEvent {
             NetEvent::Segment { from, to, len } => write!(f, "{from} -> {to} {len} bytes"),
             NetEvent::Fin { from, to } => write!(f, "{from} -> {to} FIN"),
             NetEvent::Reset { from, to } => write!(f, "{from} -> {to} RST"),
+            NetEvent::Fault { kind, from, to } => write!(f, "{from} -> {to} fault {kind}"),
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::world::Shared;
 /// Get one inside any host with [`SimHandle::current`] or [`handle`].
 #[derive(Clone)]
 pub struct SimHandle {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 /// What [`SimHandle::hosts`] tells about one host.
@@ -56,7 +56,7 @@ impl SimHandle {
     /// that crashes counts as finished. Crashing a host that is down does
     /// nothing.
     pub fn crash(&self, ip: Ipv4Addr) -> Result<(), HostError> {
-        self.shared.crash(ip)
+        self.shared.crash(ip, crate::fault::CrashMode::Reset)
     }
 
     /// Restarts the host at `ip`: crashes it first if it is running, then runs

@@ -15,7 +15,8 @@ use tracing::{debug, info, info_span};
 use super::spawn::spawn_in;
 use super::{HostContext, HostError, HostId};
 use crate::BoxError;
-use crate::net::connection::{EndState, Side, send_reset};
+use crate::fault::CrashMode;
+use crate::net::connection::{EndState, Side, send_reset, transmit};
 use crate::seed::derive_seed;
 use crate::sim::{SimError, WorkloadStatus};
 use crate::trace::NetEvent;
@@ -73,7 +74,7 @@ pub(crate) fn start_host(shared: &Arc<Shared>, id: HostId, root: Option<RootFutu
 }
 
 impl Shared {
-    pub(crate) fn crash(&self, ip: Ipv4Addr) -> Result<(), HostError> {
+    pub(crate) fn crash(&self, ip: Ipv4Addr, mode: CrashMode) -> Result<(), HostError> {
         let mut wakes = Wakes::default();
         let tasks = {
             let mut world = self.lock();
@@ -81,7 +82,7 @@ impl Shared {
                 return Err(HostError::SimulationOver);
             }
             let id = world.hosts.by_ip(ip).ok_or(HostError::UnknownHost(ip))?;
-            world.crash_host(id, &mut wakes)
+            world.crash_host(id, mode, &mut wakes)
         };
         for task in tasks {
             task.abort();
@@ -107,7 +108,7 @@ impl Shared {
                     ip,
                 });
             }
-            (id, world.crash_host(id, &mut wakes))
+            (id, world.crash_host(id, CrashMode::Reset, &mut wakes))
         };
         for task in tasks {
             task.abort();
@@ -210,7 +211,12 @@ impl Shared {
 impl World {
     /// Marks `id` down, resets its sockets, and returns its tasks to abort
     /// (after the lock is released).
-    pub(crate) fn crash_host(&mut self, id: HostId, wakes: &mut Wakes) -> Vec<AbortHandle> {
+    pub(crate) fn crash_host(
+        &mut self,
+        id: HostId,
+        mode: CrashMode,
+        wakes: &mut Wakes,
+    ) -> Vec<AbortHandle> {
         let Some(host) = self.hosts.get_mut(id) else {
             return Vec::new();
         };
@@ -227,7 +233,7 @@ impl World {
             self.workloads_pending -= 1;
             wakes.notify_done();
         }
-        self.crash_sockets(id, wakes);
+        self.crash_sockets(id, mode, wakes);
         self.net.record(
             Instant::now(),
             NetEvent::HostCrashed {
@@ -238,7 +244,7 @@ impl World {
         tasks
     }
 
-    fn crash_sockets(&mut self, id: HostId, wakes: &mut Wakes) {
+    fn crash_sockets(&mut self, id: HostId, mode: CrashMode, wakes: &mut Wakes) {
         let listeners: Vec<_> = self
             .listeners
             .iter()
@@ -259,10 +265,29 @@ impl World {
                 }
                 end.wake_all(wakes);
                 if end.state == EndState::Open && !end.reset {
-                    send_reset(conn, key, side, net, now, wakes);
+                    match mode {
+                        CrashMode::Reset => send_reset(conn, key, side, net, now, wakes),
+                        // Powered off: no FIN, no RST; the peer's connection is half-open.
+                        CrashMode::Vanish => conn.end_mut(side).vanished = true,
+                        // The process exits: the kernel closes its sockets
+                        // (FIN, or RST where unread data is left).
+                        CrashMode::Graceful if end.recv_bytes > 0 => {
+                            send_reset(conn, key, side, net, now, wakes);
+                        }
+                        CrashMode::Graceful => {
+                            end.shutdown = true;
+                            transmit(conn, key, side, net, now, wakes);
+                        }
+                    }
                 }
                 let end = conn.end_mut(side);
-                end.discard_buffers();
+                if mode != CrashMode::Graceful {
+                    end.discard_buffers();
+                } else {
+                    end.recv.clear();
+                    end.recv_bytes = 0;
+                }
+                end.held.clear();
                 end.state = EndState::Closed;
                 touched.push(key);
             }

@@ -15,6 +15,13 @@ use crate::sim::WorkloadStatus;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct HostId(u32);
 
+#[cfg(test)]
+impl HostId {
+    pub(crate) fn for_tests(index: u32) -> Self {
+        Self(index)
+    }
+}
+
 pub(crate) struct Host {
     pub(crate) name: String,
     pub(crate) ip: Ipv4Addr,

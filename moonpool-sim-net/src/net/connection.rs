@@ -9,9 +9,10 @@ use std::task::Waker;
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use super::Net;
 use super::queue::Event;
 use super::slab::Key;
+use super::{Net, Path};
+use crate::fault::FaultKind;
 use crate::host::HostId;
 use crate::world::Wakes;
 
@@ -74,6 +75,17 @@ pub(crate) struct Endpoint {
     pub(crate) last_arrival: Instant,
     pub(crate) shutdown: bool,
     pub(crate) fin_sent: bool,
+
+    // Faults.
+    /// Packets for this end held back by a clog or partition, in order.
+    pub(crate) held: VecDeque<Event>,
+    /// Since when this end has held (partition) or dropped (vanished)
+    /// unacknowledged data: the retransmission timer's start.
+    pub(crate) held_since: Option<Instant>,
+    /// Its host vanished: packets for it disappear without an answer.
+    pub(crate) vanished: bool,
+    /// The connection failed by timeout: calls fail with `TimedOut`.
+    pub(crate) timed_out: bool,
 }
 
 impl Endpoint {
@@ -96,6 +108,10 @@ impl Endpoint {
             last_arrival: now,
             shutdown: false,
             fin_sent: false,
+            held: VecDeque::new(),
+            held_since: None,
+            vanished: false,
+            timed_out: false,
         }
     }
 
@@ -127,6 +143,8 @@ pub(crate) struct Connection {
     /// The host that address resolved to when connecting (None: unknown).
     pub(crate) dest: Option<HostId>,
     pub(crate) ends: [Endpoint; 2],
+    /// Exempt from random faults ([`SimTcpStream::mark_stable`](crate::SimTcpStream::mark_stable)).
+    pub(crate) stable: bool,
 }
 
 impl Connection {
@@ -156,6 +174,17 @@ impl Connection {
     pub(crate) fn is_dead(&self) -> bool {
         self.ends.iter().all(Endpoint::is_dead)
     }
+
+    /// The path of packets sent by the `from` end.
+    pub(crate) fn path(&self, from: Side) -> Path {
+        let (me, peer) = (self.end(from), self.end(from.other()));
+        Path {
+            src: me.host,
+            dst: peer.host,
+            from: me.local,
+            to: peer.local,
+        }
+    }
 }
 
 /// Remembers `waker` in `slot` unless it already wakes the same task.
@@ -176,6 +205,11 @@ pub(crate) fn transmit(
     now: Instant,
     wakes: &mut Wakes,
 ) {
+    let path = conn.path(from);
+    let lossy = net.faults.active
+        && net.faults.config.loss.enabled
+        && !conn.stable
+        && !net.faults.is_stable(path.src, path.dst);
     let (me, peer) = conn.pair_mut(from);
     let to = from.other();
     let mut window = net
@@ -198,7 +232,28 @@ pub(crate) fn transmit(
         me.unsent_bytes -= len;
         me.in_flight += len;
         window -= len;
-        let at = net.arrival(now, &mut me.last_arrival);
+        if lossy && path.src != path.dst {
+            // A lost transmission is retransmitted after a timeout: the
+            // segment, and everything behind it, arrives that much later.
+            let (delay, losses) = net.faults.loss_delay();
+            for _ in 0..losses {
+                net.fault(now, FaultKind::Loss, path.from, path.to);
+            }
+            if delay > net.faults.config.connection_timeout {
+                let at = now + net.faults.config.connection_timeout;
+                net.schedule(
+                    at,
+                    Event::Expire {
+                        conn: key,
+                        to,
+                        always: true,
+                    },
+                    wakes,
+                );
+            }
+            me.last_arrival = me.last_arrival.max(now + delay);
+        }
+        let at = net.arrival(now, &mut me.last_arrival, path);
         net.schedule(
             at,
             Event::Data {
@@ -211,7 +266,7 @@ pub(crate) fn transmit(
     }
     if me.shutdown && !me.fin_sent && me.unsent_bytes == 0 && !me.reset {
         me.fin_sent = true;
-        let at = net.arrival(now, &mut me.last_arrival);
+        let at = net.arrival(now, &mut me.last_arrival, path);
         net.schedule(at, Event::Fin { conn: key, to }, wakes);
     }
 }
@@ -225,13 +280,14 @@ pub(crate) fn send_reset(
     now: Instant,
     wakes: &mut Wakes,
 ) {
+    let path = conn.path(from);
     let me = conn.end_mut(from);
     if me.rst_sent {
         return;
     }
     me.rst_sent = true;
     me.discard_buffers();
-    let at = net.arrival(now, &mut me.last_arrival);
+    let at = net.arrival(now, &mut me.last_arrival, path);
     net.schedule(
         at,
         Event::Rst {

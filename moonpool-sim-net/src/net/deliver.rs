@@ -8,6 +8,7 @@ use tracing::{debug, trace};
 use super::connection::{EndState, Side, send_reset};
 use super::queue::Event;
 use super::slab::Key;
+use crate::fault::FaultKind;
 use crate::trace::NetEvent;
 use crate::world::{Wakes, World};
 
@@ -17,14 +18,23 @@ impl World {
     pub(crate) fn process_due(&mut self, now: Instant, wakes: &mut Wakes) -> u64 {
         let mut applied = 0;
         while let Some(event) = self.net.queue.pop_due(now) {
-            self.apply(event, now, wakes);
+            if self.net.faults.holds_possible {
+                // A clog or partition may hold it back (crate::fault::hold).
+                if let Some(event) = self.hold_if_blocked(event, now, wakes) {
+                    self.apply(event, now, wakes);
+                }
+            } else {
+                self.apply(event, now, wakes);
+            }
             applied += 1;
         }
         applied
     }
 
-    fn apply(&mut self, event: Event, now: Instant, wakes: &mut Wakes) {
+    pub(crate) fn apply(&mut self, event: Event, now: Instant, wakes: &mut Wakes) {
         match event {
+            Event::Release { conn, to } => self.release(conn, to, now, wakes),
+            Event::Expire { conn, to, always } => self.expire(conn, to, always, now, wakes),
             Event::Syn(key) => self.on_syn(key, now, wakes),
             Event::SynAck(key) => self.on_syn_ack(key, now, wakes),
             Event::Refuse(key) => self.on_refuse(key, now, wakes),
@@ -34,12 +44,42 @@ impl World {
         }
     }
 
-    fn on_data(&mut self, key: Key, to: Side, data: Bytes, now: Instant, wakes: &mut Wakes) {
-        let World { net, conns, .. } = self;
+    fn on_data(&mut self, key: Key, to: Side, mut data: Bytes, now: Instant, wakes: &mut Wakes) {
+        let World {
+            net, conns, hosts, ..
+        } = self;
         let Some(conn) = conns.get_mut(key) else {
             return;
         };
         let len = data.len();
+        let receiver = conn.end_mut(to);
+        if receiver.vanished && !hosts.is_alive(receiver.host) {
+            // Nobody answers: the bytes stay unacknowledged in the sender's
+            // buffer until its retransmission timer gives up.
+            if receiver.held_since.is_none() {
+                receiver.held_since = Some(now);
+                let at = now + net.faults.config.connection_timeout;
+                net.schedule(
+                    at,
+                    Event::Expire {
+                        conn: key,
+                        to,
+                        always: false,
+                    },
+                    wakes,
+                );
+            }
+            return;
+        }
+        if net.faults.active && net.faults.config.bit_flip.enabled && !conn.stable {
+            let path = conn.path(to.other());
+            if !net.faults.is_stable(path.src, path.dst)
+                && let Some(flipped) = net.faults.maybe_flip(&data)
+            {
+                data = flipped;
+                net.fault(now, FaultKind::BitFlip, path.from, path.to);
+            }
+        }
         let (receiver, sender) = conn.pair_mut(to);
         sender.in_flight = sender.in_flight.saturating_sub(len);
         let (from, to_addr) = (sender.local, receiver.local);

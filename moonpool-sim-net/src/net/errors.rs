@@ -54,3 +54,15 @@ pub(crate) fn addr_in_use(port: u16) -> io::Error {
 pub(crate) fn addr_not_available(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::AddrNotAvailable, what.to_owned())
 }
+
+pub(crate) fn timed_out() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        "connection timed out: data stayed unacknowledged (partition, loss, or the peer vanished)",
+    )
+}
+
+/// The error of a reset end: `TimedOut` if a timeout reset it.
+pub(crate) fn reset_or_timeout(by_timeout: bool) -> io::Error {
+    if by_timeout { timed_out() } else { reset() }
+}

@@ -9,9 +9,12 @@ use tokio::io::ReadBuf;
 use tokio::time::Instant;
 use tracing::debug;
 
+use super::Net;
+use super::connection::Connection;
 use super::connection::{EndState, Side, send_reset, store_waker, transmit};
 use super::errors;
 use super::slab::Key;
+use crate::fault::FaultKind;
 use crate::world::{Wakes, World};
 
 impl World {
@@ -32,7 +35,26 @@ impl World {
             return Poll::Ready(Err(errors::aborted()));
         }
         if me.reset {
-            return Poll::Ready(Err(errors::reset()));
+            return Poll::Ready(Err(errors::reset_or_timeout(me.timed_out)));
+        }
+        let mut limit = buf.remaining();
+        if net.faults.active && !conn.stable {
+            if let Some(error) = random_close(conn, key, side, false, net, wakes) {
+                return Poll::Ready(Err(error));
+            }
+            let path = conn.path(side.other());
+            let me = conn.end(side);
+            if net.faults.config.short_io.enabled
+                && !net.faults.is_stable(path.src, path.dst)
+                && let Some(short) = net.faults.short(limit.min(me.recv_bytes), false)
+            {
+                limit = short;
+                net.fault(Instant::now(), FaultKind::ShortRead, path.from, path.to);
+            }
+        }
+        let me = conn.end_mut(side);
+        if me.reset {
+            return Poll::Ready(Err(errors::reset_or_timeout(me.timed_out)));
         }
         if me.recv_bytes == 0 {
             if me.fin_received {
@@ -42,11 +64,11 @@ impl World {
             return Poll::Pending;
         }
         let mut copied = 0;
-        while buf.remaining() > 0 {
+        while copied < limit {
             let Some(front) = me.recv.front_mut() else {
                 break;
             };
-            let len = front.len().min(buf.remaining());
+            let len = front.len().min(limit - copied);
             buf.put_slice(&front[..len]);
             if len == front.len() {
                 me.recv.pop_front();
@@ -83,11 +105,26 @@ impl World {
             return Poll::Ready(Err(errors::aborted()));
         }
         if me.reset {
-            return Poll::Ready(Err(errors::reset()));
+            return Poll::Ready(Err(errors::reset_or_timeout(me.timed_out)));
         }
         if me.shutdown {
             return Poll::Ready(Err(errors::broken_pipe()));
         }
+        let mut len = len;
+        if net.faults.active && !conn.stable {
+            if let Some(error) = random_close(conn, key, side, true, net, wakes) {
+                return Poll::Ready(Err(error));
+            }
+            let path = conn.path(side);
+            if net.faults.config.short_io.enabled
+                && !net.faults.is_stable(path.src, path.dst)
+                && let Some(short) = net.faults.short(len, true)
+            {
+                len = short;
+                net.fault(Instant::now(), FaultKind::ShortWrite, path.from, path.to);
+            }
+        }
+        let me = conn.end_mut(side);
         let room = net
             .config
             .send_buffer
@@ -175,4 +212,46 @@ impl World {
             }
         }
     }
+}
+
+/// FoundationDB's `rollRandomClose`: on a read or write, maybe close the
+/// connection (FIN or RST; both ends, or only the peer told). Returns the
+/// error the current call fails with, if it fails at once.
+fn random_close(
+    conn: &mut Connection,
+    key: Key,
+    side: Side,
+    writing: bool,
+    net: &mut Net,
+    wakes: &mut Wakes,
+) -> Option<io::Error> {
+    let path = conn.path(side);
+    if !net.faults.config.random_close.enabled || net.faults.is_stable(path.src, path.dst) {
+        return None;
+    }
+    let now = Instant::now();
+    let roll = net.faults.roll_close(now)?;
+    net.fault(now, FaultKind::RandomClose, path.from, path.to);
+    debug!(local = %path.from, peer = %path.to, rst = roll.rst, both = roll.both, "random close");
+    if roll.rst {
+        send_reset(conn, key, side, net, now, wakes);
+        let me = conn.end_mut(side);
+        if roll.both || roll.fail_now {
+            me.reset = true;
+            me.wake_all(wakes);
+        }
+        return roll.fail_now.then(errors::reset);
+    }
+    // FIN: our write half closes (the peer reads EOF after what we sent) ...
+    conn.end_mut(side).shutdown = true;
+    transmit(conn, key, side, net, now, wakes);
+    if roll.both {
+        // ... and, closing both ends, the peer's write half too.
+        conn.end_mut(side.other()).shutdown = true;
+        if conn.end(side.other()).state == EndState::Open {
+            transmit(conn, key, side.other(), net, now, wakes);
+        }
+    }
+    // A write after our own FIN is refused (bytes never follow a FIN).
+    writing.then(errors::broken_pipe)
 }

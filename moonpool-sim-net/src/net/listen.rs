@@ -9,10 +9,12 @@ use std::task::{Context, Poll, Waker};
 use tokio::time::Instant;
 use tracing::debug;
 
+use super::Path;
 use super::connection::{Connection, EndState, Endpoint, Side, send_reset, store_waker};
 use super::errors;
 use super::queue::Event;
 use super::slab::Key;
+use crate::fault::FaultKind;
 use crate::host::HostId;
 use crate::trace::NetEvent;
 use crate::world::{Wakes, World};
@@ -170,9 +172,36 @@ impl World {
             target,
             dest,
             ends: [client, server],
+            stable: false,
         });
-        let at = self.net.arrival_unordered(now);
-        self.net.schedule(at, Event::Syn(key), wakes);
+        let path = Path {
+            src: host,
+            dst: dest.unwrap_or(host),
+            from: local,
+            to: target,
+        };
+        let net = &mut self.net;
+        let failure = if net.faults.config.connect.enabled
+            && path.src != path.dst
+            && !net.faults.is_stable(path.src, path.dst)
+        {
+            net.faults.roll_connect()
+        } else {
+            None
+        };
+        match failure {
+            None => {
+                let at = net.arrival_unordered(now, path);
+                net.schedule(at, Event::Syn(key), wakes);
+            }
+            Some(true) => {
+                net.fault(now, FaultKind::ConnectRefused, local, target);
+                let at = net.arrival_unordered(now, path);
+                net.schedule(at, Event::Refuse(key), wakes);
+            }
+            // The SYN vanishes: the caller's own timeout ends the attempt.
+            Some(false) => net.fault(now, FaultKind::ConnectHang, local, target),
+        }
         debug!(%local, %target, "connecting");
         Ok(key)
     }
@@ -232,11 +261,13 @@ impl World {
             .filter(|l| l.accepts(target.ip()) && l.backlog.len() < backlog_limit);
         match listener {
             Some(listener) => {
+                *conn.end_mut(Side::Server) =
+                    Endpoint::new(listener.host, target, EndState::Open, now);
+                let path = conn.path(Side::Server);
                 let server = conn.end_mut(Side::Server);
-                *server = Endpoint::new(listener.host, target, EndState::Open, now);
                 listener.backlog.push_back(key);
                 wakes.push(listener.waker.take());
-                let at = net.arrival(now, &mut server.last_arrival);
+                let at = net.arrival(now, &mut server.last_arrival, path);
                 net.schedule(at, Event::SynAck(key), wakes);
                 net.record(
                     now,
@@ -248,7 +279,8 @@ impl World {
                 debug!(%client, server = %target, "connection queued for accept");
             }
             None => {
-                let at = net.arrival_unordered(now);
+                let path = conn.path(Side::Server);
+                let at = net.arrival_unordered(now, path);
                 net.schedule(at, Event::Refuse(key), wakes);
                 net.record(
                     now,

@@ -9,6 +9,7 @@ mod listen;
 pub(crate) mod queue;
 pub(crate) mod slab;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use rand::rngs::StdRng;
@@ -19,6 +20,8 @@ pub(crate) use listen::Listener;
 use queue::{Event, EventQueue};
 
 use crate::config::NetConfig;
+use crate::fault::{FaultConfig, FaultKind, FaultState};
+use crate::host::HostId;
 use crate::seed::{NET_STREAM, derive_seed};
 use crate::trace::{EventTrace, NetEvent};
 use crate::world::Wakes;
@@ -34,10 +37,27 @@ pub(crate) struct Net {
     armed: Option<Instant>,
     pub(crate) trace: EventTrace,
     pub(crate) start: Instant,
+    pub(crate) faults: FaultState,
+}
+
+/// Where a packet travels: hosts (for per-pair latency and blocks) and
+/// socket addresses (for fault events).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Path {
+    pub(crate) src: HostId,
+    pub(crate) dst: HostId,
+    pub(crate) from: SocketAddr,
+    pub(crate) to: SocketAddr,
 }
 
 impl Net {
-    pub(crate) fn new(config: NetConfig, seed: u64, start: Instant, keep_records: bool) -> Self {
+    pub(crate) fn new(
+        config: NetConfig,
+        faults: FaultConfig,
+        seed: u64,
+        start: Instant,
+        keep_records: bool,
+    ) -> Self {
         let nanos = |d: &Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         let latency_ns = (nanos(config.latency.start()), nanos(config.latency.end()));
         Self {
@@ -48,10 +68,18 @@ impl Net {
             armed: None,
             trace: EventTrace::new(keep_records),
             start,
+            faults: FaultState::new(faults, seed),
         }
     }
 
-    fn latency(&mut self) -> Duration {
+    fn latency(&mut self, now: Instant, path: Path) -> Duration {
+        if self.faults.config.latency.enabled {
+            let (latency, slow) = self.faults.latency(path.src, path.dst);
+            if slow {
+                self.fault(now, FaultKind::SlowPacket, path.from, path.to);
+            }
+            return latency;
+        }
         let (min, max) = self.latency_ns;
         if min >= max {
             return Duration::from_nanos(min);
@@ -62,15 +90,28 @@ impl Net {
     /// Draws the arrival time of a packet sent now on a pipe whose previous
     /// packet arrives at `last`: never earlier than `last`, so bytes of one
     /// direction stay in order.
-    pub(crate) fn arrival(&mut self, now: Instant, last: &mut Instant) -> Instant {
-        let at = (now + self.latency()).max(*last);
+    pub(crate) fn arrival(&mut self, now: Instant, last: &mut Instant, path: Path) -> Instant {
+        let at = (now + self.latency(now, path)).max(*last);
         *last = at;
         at
     }
 
     /// A one-off packet (handshake) that has no pipe to stay ordered with.
-    pub(crate) fn arrival_unordered(&mut self, now: Instant) -> Instant {
-        now + self.latency()
+    pub(crate) fn arrival_unordered(&mut self, now: Instant, path: Path) -> Instant {
+        now + self.latency(now, path)
+    }
+
+    /// Counts a fault and records it in the trace.
+    pub(crate) fn fault(
+        &mut self,
+        now: Instant,
+        kind: FaultKind,
+        from: SocketAddr,
+        to: SocketAddr,
+    ) {
+        self.faults.counts.bump(kind);
+        tracing::debug!(%kind, %from, %to, "fault");
+        self.record(now, NetEvent::Fault { kind, from, to });
     }
 
     pub(crate) fn schedule(&mut self, at: Instant, event: Event, wakes: &mut Wakes) {

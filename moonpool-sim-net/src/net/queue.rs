@@ -24,6 +24,12 @@ pub(crate) enum Event {
     Fin { conn: Key, to: Side },
     /// Reset reaching the `to` end.
     Rst { conn: Key, to: Side },
+    /// A clog or partition may have ended: deliver what the `to` end held.
+    Release { conn: Key, to: Side },
+    /// The connection's retransmission timer: it times out if the `to` end
+    /// still holds unacknowledged data since a connection timeout ago
+    /// (or at once, if `always`).
+    Expire { conn: Key, to: Side, always: bool },
 }
 
 struct Scheduled {

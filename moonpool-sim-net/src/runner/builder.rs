@@ -10,6 +10,7 @@ use std::time::Duration;
 use crate::BoxError;
 use crate::assertions::BuggifyConfig;
 use crate::config::{NetConfig, SimConfig};
+use crate::fault::FaultConfig;
 use crate::invariants::Invariant;
 
 use super::seeds::{Iterations, Seeds};
@@ -61,6 +62,8 @@ pub struct SimulationBuilder {
     pub(crate) hosts: Vec<HostEntry>,
     pub(crate) invariants: Vec<Invariant>,
     pub(crate) net: NetConfig,
+    pub(crate) faults: FaultConfig,
+    pub(crate) swarm: bool,
     pub(crate) sim_config: SimConfig,
     pub(crate) budget: Duration,
     pub(crate) seeds: Seeds,
@@ -93,6 +96,8 @@ impl SimulationBuilder {
             hosts: Vec::new(),
             invariants: Vec::new(),
             net: NetConfig::default(),
+            faults: FaultConfig::quiet(),
+            swarm: false,
             sim_config: SimConfig::default(),
             budget: DEFAULT_BUDGET,
             seeds: Seeds::default(),
@@ -163,6 +168,21 @@ impl SimulationBuilder {
     /// configuration once it exists.
     pub fn net(mut self, net: NetConfig) -> Self {
         self.net = net;
+        self
+    }
+
+    /// The faults every iteration injects (default: [`FaultConfig::quiet`]).
+    /// See `docs/fault-injection.md`.
+    pub fn faults(mut self, faults: FaultConfig) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// Swarm mode: each iteration runs [`FaultConfig::swarm`] of the
+    /// configured faults with its seed, so fault families vary per seed
+    /// (default: off).
+    pub fn swarm(mut self, swarm: bool) -> Self {
+        self.swarm = swarm;
         self
     }
 
@@ -268,6 +288,8 @@ impl fmt::Debug for SimulationBuilder {
             .field("hosts", &hosts)
             .field("invariants", &self.invariants)
             .field("net", &self.net)
+            .field("faults", &self.faults)
+            .field("swarm", &self.swarm)
             .field("budget", &self.budget)
             .field("seeds", &self.seeds)
             .field("iterations", &self.iterations)

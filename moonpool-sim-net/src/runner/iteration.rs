@@ -204,6 +204,11 @@ impl SimulationBuilder {
         let pending = Arc::new(AtomicUsize::new(workloads));
         let mut sim = Sim::new(seed)
             .net(self.net.clone())
+            .faults(if self.swarm {
+                self.faults.clone().swarm(seed)
+            } else {
+                self.faults.clone()
+            })
             .config(self.sim_config.clone())
             .record_trace(options.record_trace);
         for host in &self.hosts {
@@ -297,6 +302,12 @@ fn finish(
             run.events = outcome.events;
             run.sim_elapsed = outcome.sim_elapsed;
             run.trace = Some(outcome.trace);
+            run.faults = outcome
+                .faults
+                .iter()
+                .filter(|&(_, count)| count > 0)
+                .map(|(kind, count)| (kind.name().to_owned(), count))
+                .collect();
             None
         }
         Err(error) => {

@@ -17,6 +17,7 @@ pub use report::{HostReport, SocketReport, WaitReport};
 
 use crate::BoxError;
 use crate::config::{NetConfig, SimConfig};
+use crate::fault::{FaultConfig, FaultCounts};
 use crate::host::{Factory, RootFuture};
 use crate::trace::TraceRecord;
 
@@ -51,6 +52,7 @@ pub struct Sim {
     seed: u64,
     net: NetConfig,
     config: SimConfig,
+    faults: FaultConfig,
     hosts: Vec<HostSpec>,
 }
 
@@ -106,6 +108,8 @@ pub struct SimOutcome {
     pub trace: Vec<TraceRecord>,
     /// Every workload and how it ended.
     pub workloads: Vec<WorkloadReport>,
+    /// How many faults of each kind were injected.
+    pub faults: FaultCounts,
 }
 
 impl Sim {
@@ -115,6 +119,7 @@ impl Sim {
             seed,
             net: NetConfig::default(),
             config: SimConfig::default(),
+            faults: FaultConfig::quiet(),
             hosts: Vec::new(),
         }
     }
@@ -128,6 +133,12 @@ impl Sim {
     /// Sets the iteration configuration (default: [`SimConfig::default`]).
     pub fn config(mut self, config: SimConfig) -> Self {
         self.config = config;
+        self
+    }
+
+    /// Sets the faults to inject (default: [`FaultConfig::quiet`], none).
+    pub fn faults(mut self, faults: FaultConfig) -> Self {
+        self.faults = faults;
         self
     }
 
@@ -202,6 +213,7 @@ impl fmt::Debug for Sim {
             .field("seed", &self.seed)
             .field("net", &self.net)
             .field("config", &self.config)
+            .field("faults", &self.faults)
             .field("hosts", &hosts)
             .finish()
     }

@@ -28,6 +28,7 @@ pub(super) fn run(sim: Sim, budget: Duration) -> Result<SimOutcome, SimError> {
 
 fn run_here(sim: Sim, budget: Duration) -> Result<SimOutcome, SimError> {
     sim.net.validate()?;
+    sim.faults.validate()?;
     check_hosts(&sim)?;
     let mut builder = tokio::runtime::Builder::new_current_thread();
     builder.enable_time().start_paused(true);
@@ -89,7 +90,14 @@ async fn iteration(sim: Sim, budget: Duration) -> (Arc<Shared>, Result<SimOutcom
             }
         }
     }
-    let net = Net::new(sim.net, seed, start, sim.config.record_trace);
+    let stable: Vec<_> = sim
+        .faults
+        .stable_hosts
+        .iter()
+        .filter_map(|&ip| table.by_ip(ip))
+        .collect();
+    let mut net = Net::new(sim.net, sim.faults, seed, start, sim.config.record_trace);
+    net.faults.stable.extend(stable);
     let mut world = World::new(net, table);
     world.workloads_pending = workloads;
     let shared = Arc::new(Shared::new(
@@ -102,6 +110,7 @@ async fn iteration(sim: Sim, budget: Duration) -> (Arc<Shared>, Result<SimOutcom
     for (id, root) in roots {
         start_host(&shared, id, root);
     }
+    crate::fault::chaos::start(&shared);
     let result = watch(&shared, budget, sim.config.stall_window).await;
     let outcome = {
         let mut world = shared.lock();
@@ -114,6 +123,7 @@ async fn iteration(sim: Sim, budget: Duration) -> (Arc<Shared>, Result<SimOutcom
                 events: world.net.trace.count(),
                 sim_elapsed: at,
                 trace: world.net.trace.take_records(),
+                faults: world.net.faults.counts,
                 workloads: world
                     .hosts
                     .iter()

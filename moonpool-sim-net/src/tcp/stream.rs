@@ -82,6 +82,16 @@ impl SimTcpStream {
         Ok(self.peer)
     }
 
+    /// Marks this connection (both of its ends) stable: exempt from every
+    /// random fault (clogs, partitions, loss, closes, bit flips, short I/O),
+    /// as FoundationDB exempts the connections between a process and its
+    /// parent. Scripted faults still apply.
+    pub fn mark_stable(&self) {
+        if let Some(conn) = self.shared.lock().conns.get_mut(self.conn) {
+            conn.stable = true;
+        }
+    }
+
     /// Accepted and ignored: the simulated network has no Nagle delay.
     pub fn set_nodelay(&self, _nodelay: bool) -> io::Result<()> {
         Ok(())

@@ -114,6 +114,20 @@ pub fn add_net_events(
                     spans.push((track_of(client.ip()), start, at, client, server));
                 }
             }
+            NetEvent::Fault { kind, from, to } => {
+                // On the host it hits; world-wide faults (heal) on their own track.
+                let track = if from.ip().is_unspecified() {
+                    "faults".to_owned()
+                } else {
+                    track_of(from.ip())
+                };
+                let name = if to.ip().is_unspecified() {
+                    format!("fault {kind}")
+                } else {
+                    format!("fault {kind} → {to}")
+                };
+                timeline.instant(at, &track, "fault", name, args);
+            }
         }
     }
     for (host, (incarnation, start)) in incarnations {

@@ -1,0 +1,180 @@
+//! Host faults: attrition (crash and restart), stable hosts, clock drift,
+//! buggified delays, swarm mode.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod fault_support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use fault_support::{PORT, echo_server, ip, ms, only, secs};
+use moonpool_sim_net::{
+    FaultConfig, FaultKind, Sim, SimHandle, SimTcpStream, buggified_sleep, timer,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Instant;
+
+#[test]
+fn attrition_crashes_and_restarts_servers_but_never_a_stable_one() {
+    let faults = only(|f| {
+        f.attrition.enabled = true;
+        f.attrition.interval = secs(2);
+        f.attrition.max_down = 1;
+        f.attrition.max_restart_delay = secs(1);
+    })
+    .stable(ip(3));
+    let outcome = Sim::new(1)
+        .faults(faults)
+        .host("server", ip(1), echo_server)
+        .host("stable", ip(3), echo_server)
+        .workload("client", ip(2), async {
+            let sim = SimHandle::current().unwrap();
+            let mut max_down = 0;
+            let mut served = 0;
+            let end = Instant::now() + secs(120);
+            while Instant::now() < end {
+                let down = sim.hosts().iter().filter(|h| !h.alive).count();
+                max_down = max_down.max(down);
+                // The server comes back after every crash and serves again.
+                let attempt = async {
+                    let mut stream = SimTcpStream::connect((ip(1), PORT)).await?;
+                    stream.write_all(b"ping").await?;
+                    let mut buf = [0u8; 4];
+                    stream.read_exact(&mut buf).await?;
+                    Ok::<_, std::io::Error>(())
+                };
+                if let Ok(Ok(())) = tokio::time::timeout(secs(1), attempt).await {
+                    served += 1;
+                }
+                tokio::time::sleep(ms(200)).await;
+            }
+            let hosts = sim.hosts();
+            assert!(hosts[0].incarnation >= 3, "server restarted: {hosts:?}");
+            assert_eq!(hosts[1].incarnation, 0, "a stable host is never crashed");
+            assert_eq!(max_down, 1, "at most max_down hosts down at once");
+            assert!(served > 100);
+            Ok::<_, std::io::Error>(())
+        })
+        .run(secs(200))
+        .unwrap();
+    let crashes = outcome.faults.get(FaultKind::CrashReset)
+        + outcome.faults.get(FaultKind::CrashVanish)
+        + outcome.faults.get(FaultKind::CrashGraceful);
+    assert!(crashes >= 3);
+    assert!(outcome.faults.get(FaultKind::Restart) >= crashes - 1);
+}
+
+#[test]
+fn drifted_clock_runs_ahead_by_at_most_the_max_drift_and_never_goes_back() {
+    let faults = only(|f| f.clock.enabled = true);
+    let outcome = Sim::new(2)
+        .faults(faults)
+        .workload("client", ip(2), async {
+            let mut last = timer();
+            let mut ahead = 0;
+            for _ in 0..500 {
+                tokio::time::sleep(ms(3)).await;
+                let now = Instant::now();
+                let t = timer();
+                assert!(t >= last, "timer() is monotonic");
+                assert!(t >= now && t <= now + ms(100), "drift within 100 ms");
+                if t > now + ms(1) {
+                    ahead += 1;
+                }
+                last = t;
+            }
+            assert!(ahead > 100, "the clock runs ahead ({ahead} of 500 reads)");
+            Ok::<_, std::io::Error>(())
+        })
+        .run(secs(60))
+        .unwrap();
+    assert!(outcome.faults.get(FaultKind::ClockDrift) > 0);
+}
+
+#[test]
+fn without_clock_faults_timer_is_simulated_now() {
+    Sim::new(3)
+        .workload("client", ip(2), async {
+            assert_eq!(timer(), Instant::now());
+            Ok::<_, std::io::Error>(())
+        })
+        .run(secs(1))
+        .unwrap();
+}
+
+#[test]
+fn buggified_sleep_sometimes_sleeps_longer_within_the_max() {
+    let faults = only(|f| {
+        f.buggified_delay.enabled = true;
+        f.buggified_delay.probability = 1.0;
+        f.buggified_delay.max = secs(50);
+    });
+    let longest = Arc::new(AtomicU64::new(0));
+    let seen = longest.clone();
+    let outcome = Sim::new(4)
+        .faults(faults)
+        .workload("client", ip(2), async move {
+            for _ in 0..1000 {
+                let start = Instant::now();
+                buggified_sleep(ms(1)).await;
+                let took = start.elapsed();
+                assert!(took >= ms(1) && took <= ms(1) + secs(50) + ms(1));
+                let micros = u64::try_from(took.as_micros()).unwrap();
+                seen.fetch_max(micros, Ordering::Relaxed);
+            }
+            Ok::<_, std::io::Error>(())
+        })
+        .run(secs(100_000))
+        .unwrap();
+    assert_eq!(outcome.faults.get(FaultKind::BuggifiedDelay), 1000);
+    assert!(
+        longest.load(Ordering::Relaxed) > 10_000,
+        "U^1000 rarely gives a long extra"
+    );
+}
+
+#[test]
+fn quiet_buggified_sleep_is_a_plain_sleep() {
+    Sim::new(5)
+        .workload("client", ip(2), async {
+            let start = Instant::now();
+            buggified_sleep(ms(5)).await;
+            assert_eq!(start.elapsed(), ms(5));
+            Ok::<_, std::io::Error>(())
+        })
+        .run(secs(1))
+        .unwrap();
+}
+
+#[test]
+fn swarm_mode_runs_different_fault_families_on_different_seeds() {
+    let families = |seed| {
+        let c = FaultConfig::chaos().swarm(seed);
+        [
+            c.latency.enabled,
+            c.clog.enabled,
+            c.partition.enabled,
+            c.random_close.enabled,
+            c.bit_flip.enabled,
+            c.short_io.enabled,
+            c.connect.enabled,
+            c.loss.enabled,
+            c.attrition.enabled,
+            c.clock.enabled,
+            c.buggified_delay.enabled,
+        ]
+    };
+    let draws: Vec<_> = (0..100).map(families).collect();
+    assert!(
+        draws.iter().any(|d| d.iter().all(|on| !on)),
+        "some seeds inject nothing"
+    );
+    for family in 0..11 {
+        assert!(draws.iter().any(|d| d[family]) && draws.iter().any(|d| !d[family]));
+    }
+    assert_eq!(
+        families(42),
+        families(42),
+        "the draw is a function of the seed"
+    );
+}
