@@ -118,7 +118,7 @@ mod simulation {
     use moonpool_sim_net::assertions::shutdown_signal;
     use moonpool_sim_net::invariants::{Invariant, publish};
     use moonpool_sim_net::runner::{Iterations, SimulationBuilder};
-    use moonpool_sim_net::{HostHandle, NetConfig, SimConnector, SimTcpListener, sometimes};
+    use moonpool_sim_net::{FaultConfig, HostHandle, SimConnector, SimTcpListener, sometimes};
     use moonpool_tower::executor::BoxFuture;
     use moonpool_tower::transport::Transport;
     use rand::RngExt;
@@ -134,13 +134,14 @@ mod simulation {
     const PINGS: u64 = 50;
     const SEEDS: u64 = 64;
 
-    /// The simulated network; the fault catalogue's chaos configuration
-    /// replaces it.
-    fn network() -> NetConfig {
-        NetConfig {
-            latency: Duration::from_micros(100)..=Duration::from_millis(10),
-            ..NetConfig::default()
-        }
+    /// Chaos: every fault family of the simulator on (latency spikes,
+    /// clogs, partitions, random closes, bit flips, short reads and writes,
+    /// connect failures, lost segments, clock drift), except random host
+    /// crashes: the monkey crashes the server itself, once.
+    fn faults() -> FaultConfig {
+        let mut faults = FaultConfig::chaos();
+        faults.attrition.enabled = false;
+        faults
     }
 
     fn executor(host: HostHandle) -> impl Fn(BoxFuture) + Clone + Send + Sync + 'static {
@@ -203,7 +204,7 @@ mod simulation {
         // Wall time for the summary only; it never feeds the simulation.
         let started = std::time::Instant::now();
         let report = SimulationBuilder::new()
-            .net(network())
+            .faults(faults())
             .host("server", SERVER, server)
             .workload("client", CLIENT, client)
             .workload("monkey", MONKEY, monkey)
@@ -226,7 +227,7 @@ mod simulation {
         };
         print!("{report}");
         println!(
-            "ping_pong --sim: {} seeds x {PINGS} pings across a server crash and restart, {:.1} simulated seconds in {:.2} wall seconds: {}",
+            "ping_pong --sim: {} seeds x {PINGS} pings under chaos, across a server crash and restart; {:.1} simulated seconds in {:.2} wall seconds: {}",
             report.iterations,
             report.sim_seconds,
             started.elapsed().as_secs_f64(),

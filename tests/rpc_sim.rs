@@ -1,9 +1,15 @@
-//! The RPC stack under simulation, many seeds per scenario: every call
-//! resolves exactly once, no reply without a request, `BrokenPromise` only
+//! The RPC stack under simulation, many seeds per scenario, each under the
+//! simulator's chaos faults and again under swarm faults (families on, off
+//! or hard per seed): every call resolves exactly once, no reply without a request, `BrokenPromise` only
 //! for dropped promises, `EndpointNotFound` only for unregistered tokens,
 //! no call outlives its timeout, and (where the servers stay up) every
 //! reliable call is answered. Each scenario also passes the determinism
 //! check (every seed run twice, traces compared).
+//!
+//! Scenarios: 1 client x 1 server, 2 clients x 1 server, a 3-node mesh, a
+//! server crash and restart mid-flight, a partition that heals, and a
+//! client behind tower's Buffer/ConcurrencyLimit/Retry/Timeout (plus
+//! LoadShed) across a crash.
 //!
 //! `MOONPOOL_ITERATIONS=<n>` scales every scenario; `MOONPOOL_SEED=<n>`
 //! replays one seed (the failure message prints the command).
@@ -17,7 +23,7 @@ use moonpool_sim_net::invariants::Invariant;
 use moonpool_sim_net::runner::{Iterations, SimulationBuilder};
 use moonpool_sim_net::{HostHandle, SimConnector};
 use moonpool_tests::rpc::{
-    ANSWERED_KEY, ClientPlan, Expectations, LAYERED_CALLS, host_executor, invariants,
+    ANSWERED_KEY, ClientPlan, Expectations, LAYERED_CALLS, faults, host_executor, invariants,
     layered_client, network, run_calls, serve, start_server,
 };
 use moonpool_tower::transport::Transport;
@@ -25,9 +31,13 @@ use rand::RngExt;
 use tower::BoxError;
 
 /// Seeds per scenario in CI (each run twice by the determinism check).
-const SEEDS: u64 = 32;
+const SEEDS: u64 = 16;
 /// Seeds per scenario of the long sweep (`cargo test -- --ignored`).
-const LONG_SEEDS: u64 = 1000;
+const LONG_SEEDS: u64 = 500;
+
+/// Simulated time an iteration may take: calls that must be answered wait
+/// up to two minutes through partitions.
+const BUDGET: Duration = Duration::from_secs(600);
 
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const CLIENT_A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 11);
@@ -42,6 +52,8 @@ const MESH: [Ipv4Addr; 3] = [
 fn simulation(expect: Expectations, seeds: u64) -> SimulationBuilder {
     let mut builder = SimulationBuilder::new()
         .net(network())
+        .faults(faults())
+        .budget(BUDGET)
         .iterations(Iterations::Fixed(seeds))
         .check_determinism(true)
         .progress(false);
@@ -93,12 +105,30 @@ async fn crash_and_restart(server: Ipv4Addr) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// Cuts the client from the server mid-flight, both ways, for up to 6 s;
+/// the partition then heals by itself.
+async fn partition_that_heals(client: Ipv4Addr, server: Ipv4Addr) -> Result<(), BoxError> {
+    let host = HostHandle::current().ok_or("not in a simulated host")?;
+    let mut rng = host.rng();
+    tokio::time::sleep(Duration::from_millis(rng.random_range(100..1500))).await;
+    let length = Duration::from_millis(rng.random_range(500..6000));
+    host.sim().partition(client, server, length)?;
+    tokio::time::sleep(length).await;
+    Ok(())
+}
+
+/// Runs the scenario under chaos, then (as many seeds) under swarm
+/// faults.
 fn run(name: &str, builder: SimulationBuilder) {
-    let report = builder
-        .run()
-        .unwrap_or_else(|error| panic!("{name}: {error}"));
-    println!("{name}:\n{report}");
-    report.assert_passed();
+    for (mode, swarm) in [("chaos", false), ("swarm", true)] {
+        let report = builder
+            .clone()
+            .swarm(swarm)
+            .run()
+            .unwrap_or_else(|error| panic!("{name} ({mode}): {error}"));
+        println!("{name} ({mode}):\n{report}");
+        report.assert_passed();
+    }
 }
 
 #[test]
@@ -173,6 +203,26 @@ fn server_crash_and_restart_mid_flight_scenario(seeds: u64) {
 }
 
 #[test]
+fn a_partition_that_heals() {
+    a_partition_that_heals_scenario(SEEDS);
+}
+
+fn a_partition_that_heals_scenario(seeds: u64) {
+    let builder = simulation(
+        Expectations {
+            servers_stay_up: true,
+        },
+        seeds,
+    )
+    .host("server", SERVER, || serve(SERVER))
+    .workload("client", CLIENT_A, || client(CLIENT_A, plan(&[SERVER])))
+    .workload("partition", MONKEY, || {
+        partition_that_heals(CLIENT_A, SERVER)
+    });
+    run("partition that heals", builder);
+}
+
+#[test]
 fn a_layered_client_rides_out_a_server_crash() {
     a_layered_client_rides_out_a_server_crash_scenario(SEEDS);
 }
@@ -199,11 +249,12 @@ fn a_layered_client_rides_out_a_server_crash_scenario(seeds: u64) {
 }
 
 #[test]
-#[ignore = "long sweep: 1000 seeds per scenario"]
+#[ignore = "long sweep: 500 seeds per scenario and fault mode"]
 fn long_sweep_of_every_scenario() {
     one_client_one_server_scenario(LONG_SEEDS);
     two_clients_one_server_scenario(LONG_SEEDS);
     three_node_mesh_scenario(LONG_SEEDS);
     server_crash_and_restart_mid_flight_scenario(LONG_SEEDS);
+    a_partition_that_heals_scenario(LONG_SEEDS);
     a_layered_client_rides_out_a_server_crash_scenario(LONG_SEEDS);
 }

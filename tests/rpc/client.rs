@@ -20,7 +20,10 @@ pub struct ClientPlan {
     pub calls: u64,
     /// The servers to spread them over.
     pub servers: Vec<Ipv4Addr>,
-    /// Every call goes through tower's `Timeout`: this long by default...
+    /// Every call goes through tower's `Timeout`: reliable calls to `echo`
+    /// (which must be answered, however long partitions last) this long...
+    pub must_answer_timeout: Duration,
+    /// ...other calls this long by default...
     pub timeout: Duration,
     /// ...and this long for `short_percent` of the calls other than
     /// reliable calls to `echo` (which must be answered).
@@ -38,6 +41,7 @@ impl Default for ClientPlan {
         Self {
             calls: 40,
             servers: Vec::new(),
+            must_answer_timeout: Duration::from_secs(120),
             timeout: Duration::from_secs(10),
             short_timeout: Duration::from_millis(100),
             short_percent: 25,
@@ -90,7 +94,9 @@ pub async fn run_calls(
             Delivery::Unreliable
         };
         let must_answer = method == Method::Echo && delivery == Delivery::Reliable;
-        let timeout = if !must_answer && rng.random_range(0..100) < plan.short_percent {
+        let timeout = if must_answer {
+            plan.must_answer_timeout
+        } else if rng.random_range(0..100) < plan.short_percent {
             plan.short_timeout
         } else {
             plan.timeout

@@ -24,13 +24,14 @@ pub const LAYERED_CALLS: u64 = 30;
 /// The published key of the number of answered layered calls.
 pub const ANSWERED_KEY: &str = "rpc/layered/answered";
 
-/// The retry schedule: enough attempts to outlast a server restart.
+/// The retry schedule: enough attempts (minutes of them) to outlast a
+/// server restart and the longest partitions of swarm mode.
 fn retry_config() -> RetryConfig {
     RetryConfig {
-        max_retries: 40,
+        max_retries: 300,
         backoff: BackoffConfig {
             initial: Duration::from_millis(20),
-            cap: Duration::from_millis(500),
+            cap: Duration::from_secs(1),
             ..BackoffConfig::full_jitter()
         },
         budget_min_per_sec: 100,

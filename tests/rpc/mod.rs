@@ -18,7 +18,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use moonpool_codec::{Endpoint, NetworkAddress, Uid};
-use moonpool_sim_net::{HostHandle, NetConfig};
+use moonpool_sim_net::{FaultConfig, HostHandle, NetConfig};
 use moonpool_tower::executor::BoxFuture;
 use moonpool_tower::interface;
 
@@ -73,10 +73,18 @@ pub fn address(ip: Ipv4Addr) -> NetworkAddress {
     NetworkAddress::new(ip.into(), PORT)
 }
 
-/// The network of the suite.
-///
-/// The fault catalogue replaces this with its chaos configuration: that is
-/// the one line to change.
+/// The faults of the suite: the simulator's chaos configuration (every
+/// family on, FoundationDB-like rates), without random host crashes: the
+/// scenarios crash servers themselves, where they mean to, and a client
+/// that crashed could not report its calls.
+pub fn faults() -> FaultConfig {
+    let mut faults = FaultConfig::chaos();
+    faults.attrition.enabled = false;
+    faults
+}
+
+/// The network under the faults (its latency applies when the fault
+/// latency model is off, as in some swarm draws).
 pub fn network() -> NetConfig {
     NetConfig {
         latency: Duration::from_micros(100)..=Duration::from_millis(5),
