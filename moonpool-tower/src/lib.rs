@@ -1,56 +1,108 @@
 //! FoundationDB-style peers, endpoints and RPC as tower services.
 //!
-//! - [`transport`]: the node: its listening address, accept loop and peers;
+//! A node is a [`Transport`](transport::Transport): it listens (or not),
+//! keeps one [`Peer`](peer::Peer) per remote address, and routes every
+//! packet it receives to its [`EndpointRouter`](endpoint::EndpointRouter).
+//! A server registers tower services or request streams at tokens; a client
+//! calls them through [`RpcClient`](rpc::RpcClient), itself a tower service
+//! that composes with tower's `Timeout`, `Retry`, `ConcurrencyLimit`,
+//! `LoadShed` and `Buffer`. The network is reached only through a connector
+//! and a stream of accepted connections, so the same stack runs over real
+//! TCP and over a simulator.
+//!
+//! - [`transport`]: the node: its listening address, accept loop, peers and
+//!   router;
 //! - [`peer`]: one remote address as a reconnecting `tower::Service` of
 //!   packets, with reliable (at-least-once) and unreliable (at-most-once)
 //!   delivery, a handshake and a ping monitor;
+//! - [`endpoint`]: the router (token to service), typed endpoints, and the
+//!   path replies take;
+//! - [`rpc`]: the typed client, [`RpcError`](rpc::RpcError), the wire
+//!   [`envelope`](rpc::envelope), and a retry policy that retries only what
+//!   is safe;
+//! - [`actor`]: [`RequestStream`](actor::RequestStream) and
+//!   [`ReplyPromise`](actor::ReplyPromise) for servers written as `select!`
+//!   loops;
+//! - [`interface!`]: one definition of a multi-method interface, both sides;
 //! - [`net`]: the network seams and their real-TCP implementations;
 //! - [`executor`]: where background tasks run;
 //! - [`backoff`] and [`reconnect`]: jittered backoff schedules and a
 //!   reconnecting tower service built on them.
 //!
-//! ```no_run
-//! use moonpool_codec::{Packet, Uid};
+//! A complete program: a server and a client on loopback TCP, the client
+//! wrapped in tower layers.
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use std::time::Duration;
+//!
+//! use moonpool_codec::{Endpoint, Uid};
 //! use moonpool_tower::net::{TcpConnector, TcpIncoming};
-//! use moonpool_tower::peer::Outgoing;
-//! use moonpool_tower::transport::{InboundChannel, Transport};
-//! use rand::SeedableRng;
-//! use rand::rngs::StdRng;
+//! use moonpool_tower::rpc::{RpcClient, RpcError};
+//! use moonpool_tower::transport::Transport;
+//! use rand::{SeedableRng, rngs::StdRng};
+//! use tower::{ServiceBuilder, ServiceExt};
 //!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! // A server: listens, and receives packets through a channel.
+//! #[derive(Clone, PartialEq, prost::Message)]
+//! struct Ping { #[prost(uint64, tag = "1")] seq: u64 }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), tower::BoxError> {
+//! const ECHO: Uid = Uid::well_known(64);
+//!
+//! // The server listens and serves a tower service at a token.
 //! let incoming = TcpIncoming::bind("127.0.0.1:0".parse()?).await?;
-//! let server_address = incoming.local_addr()?.into();
-//! let (handler, mut received) = InboundChannel::new(1024);
+//! let address = incoming.local_addr()?.into();
 //! let server = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(1))
-//!     .listen(server_address, incoming)
-//!     .inbound(handler)
+//!     .listen(address, incoming)
 //!     .build()?;
+//! let echo = tower::service_fn(|ping: Ping| async move { Ok::<_, Infallible>(ping) });
+//! server.router().serve(ECHO, echo)?;
 //!
-//! // A client: no listener; the server replies on the client's connection.
+//! // The client needs no listener: replies come back on its connection.
 //! let client = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(2)).build()?;
-//! let mut peer = client.peer(server_address);
-//! let receipt = peer
-//!     .send(Outgoing::reliable(Packet::new(Uid::new(7, 7), &b"hello"[..])))
-//!     .await?;
+//! let rpc = ServiceBuilder::new()
+//!     .timeout(Duration::from_secs(5))
+//!     .service(RpcClient::<Ping, Ping>::new(&client, Endpoint::new(address, ECHO)));
+//! let pong = rpc.oneshot(Ping { seq: 7 }).await?;
+//! assert_eq!(pong.seq, 7);
 //!
-//! let inbound = received.recv().await.ok_or("server stopped")?;
-//! assert_eq!(&inbound.packet.payload[..], b"hello");
-//! // The reply acknowledges the request: stop resending it.
-//! receipt.reliable_handle().map(|handle| handle.cancel());
+//! // A token nobody serves: the server says so.
+//! let nowhere = RpcClient::<Ping, Ping>::new(&client, Endpoint::new(address, Uid::new(1, 2)));
+//! assert!(matches!(
+//!     nowhere.get_reply(Ping { seq: 1 }).await,
+//!     Err(RpcError::EndpointNotFound { .. })
+//! ));
 //!
 //! client.shutdown().await;
 //! server.shutdown().await;
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! Guarantees: every RPC resolves exactly once; a `poll_ready` never fails;
+//! dropping a response future cancels its call; a late reply never harms a
+//! connection; every task the stack starts goes through the transport's
+//! [`Executor`](executor::Executor); all randomness comes from RNGs the
+//! caller seeds.
 
+pub mod actor;
 pub mod backoff;
+pub mod endpoint;
 pub mod executor;
+mod interface;
 pub mod net;
 pub mod peer;
 pub mod reconnect;
+pub mod rpc;
 pub mod transport;
 
 pub use backoff::{BackoffConfig, JitteredBackoff};
 pub use reconnect::{Reconnect, ReconnectLayer};
+
+#[doc(hidden)]
+pub mod __private {
+    //! Re-exports for [`interface!`](crate::interface); not a public API.
+    pub use moonpool_codec;
+    pub use tower;
+}

@@ -26,6 +26,7 @@ use std::sync::Arc;
 
 use futures_core::Stream;
 use moonpool_codec::NetworkAddress;
+use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tower::BoxError;
@@ -36,6 +37,7 @@ pub use inbound::{DiscardInbound, Inbound, InboundChannel, InboundHandler};
 pub(crate) use context::NodeContext;
 
 use crate::backoff::BackoffConfigError;
+use crate::endpoint::EndpointRouter;
 use crate::executor::{Executor, SharedExecutor, TokioExecutor, share};
 use crate::net::{BoxConnector, BoxIncoming, box_connector, box_incoming};
 use crate::peer::Peer;
@@ -52,6 +54,7 @@ pub struct Transport {
 /// Shuts the node down when the last `Transport` handle goes.
 struct TransportHandle {
     ctx: Arc<NodeContext>,
+    router: EndpointRouter,
 }
 
 impl Drop for TransportHandle {
@@ -77,7 +80,7 @@ impl Transport {
             listen: None,
             executor: share(TokioExecutor),
             config: TransportConfig::default(),
-            handler: Arc::new(DiscardInbound),
+            handler: None,
         }
     }
 
@@ -90,6 +93,12 @@ impl Transport {
     /// The address this node listens at and announces, if it listens.
     pub fn local_address(&self) -> Option<NetworkAddress> {
         self.handle.ctx.local
+    }
+
+    /// The node's endpoints: register services and request streams here;
+    /// RPC clients made from this transport keep their pending calls here.
+    pub fn router(&self) -> &EndpointRouter {
+        &self.handle.router
     }
 
     /// The configuration.
@@ -126,7 +135,7 @@ pub struct TransportBuilder {
     listen: Option<(NetworkAddress, BoxIncoming)>,
     executor: SharedExecutor,
     config: TransportConfig,
-    handler: Arc<dyn InboundHandler>,
+    handler: Option<Arc<dyn InboundHandler>>,
 }
 
 impl TransportBuilder {
@@ -155,9 +164,11 @@ impl TransportBuilder {
         self
     }
 
-    /// Delivers received packets to `handler` (default: [`DiscardInbound`]).
+    /// Delivers received packets that no endpoint of the
+    /// [`router`](Transport::router) serves to `handler`. By default there
+    /// is none: such packets are answered `EndpointNotFound`.
     pub fn inbound<H: InboundHandler>(mut self, handler: H) -> Self {
-        self.handler = Arc::new(handler);
+        self.handler = Some(Arc::new(handler));
         self
     }
 
@@ -168,15 +179,23 @@ impl TransportBuilder {
     /// Fails if the configuration's reconnection schedule
     /// ([`PeerConfig::reconnect`](crate::peer::PeerConfig::reconnect)) is
     /// invalid.
-    pub fn build(self) -> Result<Transport, BackoffConfigError> {
+    pub fn build(mut self) -> Result<Transport, BackoffConfigError> {
         let (local, incoming) = match self.listen {
             Some((address, incoming)) => (Some(address), Some(incoming)),
             None => (None, None),
         };
+        // The router answers every packet; what it does not serve goes to
+        // the handler given to `inbound`, if any.
+        let router = EndpointRouter::new(
+            local,
+            self.executor.clone(),
+            StdRng::from_rng(&mut self.rng),
+            self.handler,
+        );
         let ctx = Arc::new(NodeContext::new(
             self.config,
             local,
-            self.handler,
+            Arc::new(router.clone()),
             self.connector,
             self.executor,
             self.rng,
@@ -186,7 +205,7 @@ impl TransportBuilder {
             let _ = ctx.spawn(accept::accept_loop(ctx.clone(), incoming));
         }
         Ok(Transport {
-            handle: Arc::new(TransportHandle { ctx }),
+            handle: Arc::new(TransportHandle { ctx, router }),
         })
     }
 }

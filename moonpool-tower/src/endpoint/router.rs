@@ -1,0 +1,361 @@
+//! The router: which service answers which token, and which pending call
+//! waits for which reply token.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll, Waker};
+
+use moonpool_codec::{Endpoint, NetworkAddress, Packet, Uid, WellKnownToken};
+use rand::rngs::StdRng;
+use tokio::sync::oneshot;
+use tower::Service;
+use tower::ServiceExt;
+use tower::util::BoxCloneService;
+use tracing::{debug, trace};
+
+use super::{IncomingPacket, ReplyPath, RouterError};
+use crate::executor::SharedExecutor;
+use crate::peer::{Peer, lock};
+use crate::rpc::envelope::{decode_not_found, encode_not_found};
+use crate::transport::InboundHandler;
+
+/// A service registered at a token: takes every packet addressed to it.
+/// Its errors are its own business (it answers through the packet's
+/// [`ReplyPath`]), so it cannot fail.
+pub type PacketService = BoxCloneService<IncomingPacket, (), Infallible>;
+
+/// How a pending call ends, as the router sees it.
+#[derive(Debug)]
+pub(crate) enum Resolution {
+    /// A packet arrived at the reply token: the reply envelope.
+    Reply(bytes::Bytes),
+    /// The target's node reported that nobody serves the target's token.
+    EndpointNotFound,
+}
+
+struct PendingReply {
+    target: Endpoint,
+    sender: oneshot::Sender<Resolution>,
+}
+
+struct Registered {
+    service: PacketService,
+    id: u64,
+}
+
+struct RouterState {
+    endpoints: BTreeMap<Uid, Registered>,
+    pending: BTreeMap<Uid, PendingReply>,
+    rng: StdRng,
+    next_id: u64,
+}
+
+pub(crate) struct RouterShared {
+    state: Mutex<RouterState>,
+    local: Option<NetworkAddress>,
+    executor: SharedExecutor,
+    /// Where packets for unknown tokens go instead of an `EndpointNotFound`
+    /// answer, when the transport was given its own inbound handler.
+    fallback: Option<Arc<dyn InboundHandler>>,
+}
+
+/// The endpoints of a node: a map from token to [`PacketService`], and the
+/// table of calls waiting for a reply.
+///
+/// Every [`Transport`](crate::transport::Transport) has one
+/// ([`Transport::router`](crate::transport::Transport::router)); it is the
+/// transport's inbound handler. A cheaply `Clone` handle.
+///
+/// Delivery of a packet addressed to token `t`:
+/// - `t` is a reply token of a pending call: the call resolves with it;
+/// - a service is registered at `t`: the service gets the packet, with the
+///   [`ReplyPath`] back to its sender. The service's `poll_ready` and its
+///   response future are first polled in place (a service that answers at
+///   once costs no task); the rest runs as a task of the transport's
+///   executor;
+/// - `t` is the well-known `EndpointNotFound` token: the payload names a
+///   token the sender does not serve, and every pending call addressed to
+///   that token at the sender's address fails with `EndpointNotFound`;
+/// - otherwise, unless `t` is well-known, the sender is told with a packet
+///   to its `EndpointNotFound` endpoint naming `t`. A late reply (for a call
+///   that was cancelled) ends up here too: its sender has no pending call
+///   for the token, so the notice is dropped quietly at the other end.
+#[derive(Clone)]
+pub struct EndpointRouter {
+    pub(crate) shared: Arc<RouterShared>,
+}
+
+impl EndpointRouter {
+    pub(crate) fn new(
+        local: Option<NetworkAddress>,
+        executor: SharedExecutor,
+        rng: StdRng,
+        fallback: Option<Arc<dyn InboundHandler>>,
+    ) -> Self {
+        let state = RouterState {
+            endpoints: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            rng,
+            next_id: 0,
+        };
+        Self {
+            shared: Arc::new(RouterShared {
+                state: Mutex::new(state),
+                local,
+                executor,
+                fallback,
+            }),
+        }
+    }
+
+    /// Registers `service` at `token`.
+    ///
+    /// Fails if `token` is taken, or is a well-known token below
+    /// [`WellKnownToken::RESERVED`] (moonpool's own). Applications register
+    /// their well-known endpoints at `Uid::well_known(i)` for `i >= 64`, and
+    /// the methods of an interface at `base.adjusted(i)`.
+    pub fn register<S>(&self, token: Uid, service: S) -> Result<(), RouterError>
+    where
+        S: tower::Service<IncomingPacket, Response = (), Error = Infallible>
+            + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.shared
+            .register(token, BoxCloneService::new(service))
+            .map(|_id| ())
+    }
+
+    /// Removes the service at `token`. Returns whether one was registered.
+    /// Packets that arrive afterwards are answered with `EndpointNotFound`.
+    pub fn unregister(&self, token: Uid) -> bool {
+        lock(&self.shared.state).endpoints.remove(&token).is_some()
+    }
+
+    /// Whether a service is registered at `token`.
+    pub fn is_registered(&self, token: Uid) -> bool {
+        lock(&self.shared.state).endpoints.contains_key(&token)
+    }
+
+    /// A fresh random token (from the node's seeded RNG) that is neither
+    /// registered nor a pending reply token.
+    pub fn new_token(&self) -> Uid {
+        let mut state = lock(&self.shared.state);
+        state.fresh_token()
+    }
+
+    /// The address of this node (`None` for a node that does not listen).
+    pub fn local_address(&self) -> Option<NetworkAddress> {
+        self.shared.local
+    }
+
+    /// The endpoint `token` on this node, if it listens.
+    pub fn endpoint(&self, token: Uid) -> Option<Endpoint> {
+        self.shared
+            .local
+            .map(|address| Endpoint::new(address, token))
+    }
+
+    /// How many calls are waiting for a reply.
+    pub fn pending_replies(&self) -> usize {
+        lock(&self.shared.state).pending.len()
+    }
+
+    /// Delivers `packet` as if it had arrived from this node itself: the
+    /// local-delivery path, which never touches a socket.
+    pub fn deliver_local(&self, packet: Packet) {
+        let path = ReplyPath::local(Arc::downgrade(&self.shared));
+        self.shared.deliver(packet, path);
+    }
+
+    pub(crate) fn weak(&self) -> Weak<RouterShared> {
+        Arc::downgrade(&self.shared)
+    }
+}
+
+impl RouterState {
+    fn fresh_token(&mut self) -> Uid {
+        loop {
+            let token = Uid::random(&mut self.rng);
+            if !self.endpoints.contains_key(&token) && !self.pending.contains_key(&token) {
+                return token;
+            }
+        }
+    }
+}
+
+impl RouterShared {
+    pub(crate) fn local_address(&self) -> Option<NetworkAddress> {
+        self.local
+    }
+
+    /// Registers a service; returns its registration id.
+    pub(crate) fn register(&self, token: Uid, service: PacketService) -> Result<u64, RouterError> {
+        if token.is_well_known() && token.second < u64::from(WellKnownToken::RESERVED) {
+            return Err(RouterError::ReservedToken { token });
+        }
+        let mut state = lock(&self.state);
+        if state.endpoints.contains_key(&token) || state.pending.contains_key(&token) {
+            return Err(RouterError::TokenInUse { token });
+        }
+        state.next_id += 1;
+        let id = state.next_id;
+        state.endpoints.insert(token, Registered { service, id });
+        debug!(%token, "endpoint registered");
+        Ok(id)
+    }
+
+    /// Removes the registration `id` at `token`, if it is still the one
+    /// there (a later registration at the same token is left alone).
+    pub(crate) fn unregister_id(&self, token: Uid, id: u64) {
+        let mut state = lock(&self.state);
+        if state.endpoints.get(&token).is_some_and(|r| r.id == id) {
+            state.endpoints.remove(&token);
+            debug!(%token, "endpoint unregistered");
+        }
+    }
+
+    /// Opens a pending call to `target`: its fresh reply token and the
+    /// receiver of its resolution.
+    pub(crate) fn open_pending(&self, target: Endpoint) -> (Uid, oneshot::Receiver<Resolution>) {
+        let (sender, receiver) = oneshot::channel();
+        let mut state = lock(&self.state);
+        let token = state.fresh_token();
+        state.pending.insert(token, PendingReply { target, sender });
+        (token, receiver)
+    }
+
+    /// Forgets a pending call (resolved, or given up by its caller).
+    pub(crate) fn close_pending(&self, token: Uid) {
+        lock(&self.state).pending.remove(&token);
+    }
+
+    /// Routes one packet (see [`EndpointRouter`]). Never blocks.
+    pub(crate) fn deliver(&self, packet: Packet, path: ReplyPath) {
+        if let Some(packet) = self.route(packet, || path.clone()) {
+            self.not_found(packet, &path);
+        }
+    }
+
+    /// Routes a packet; gives it back if nothing serves its token.
+    fn route(&self, packet: Packet, path: impl FnOnce() -> ReplyPath) -> Option<Packet> {
+        let token = packet.token;
+        let service = {
+            let mut state = lock(&self.state);
+            if let Some(pending) = state.pending.remove(&token) {
+                drop(state);
+                trace!(%token, "reply received");
+                // The caller may have just given up: then nobody listens.
+                let _ = pending.sender.send(Resolution::Reply(packet.payload));
+                return None;
+            }
+            match state.endpoints.get(&token) {
+                Some(registered) => registered.service.clone(),
+                None if token == WellKnownToken::EndpointNotFound.uid() => {
+                    drop(state);
+                    self.endpoint_not_found(&packet, path().address());
+                    return None;
+                }
+                None => return Some(packet),
+            }
+        };
+        self.dispatch(
+            service,
+            IncomingPacket {
+                packet,
+                reply: path(),
+            },
+        );
+        None
+    }
+
+    /// Answers a packet for an unknown token.
+    fn not_found(&self, packet: Packet, path: &ReplyPath) {
+        if packet.token.is_well_known() {
+            trace!(token = %packet.token, "packet for an unserved well-known token dropped");
+            return;
+        }
+        trace!(token = %packet.token, "endpoint not found; telling the sender");
+        path.send(Packet::new(
+            WellKnownToken::EndpointNotFound.uid(),
+            encode_not_found(packet.token),
+        ));
+    }
+
+    /// The sender at `from` serves nothing at the token the packet names:
+    /// fail our calls addressed there.
+    fn endpoint_not_found(&self, packet: &Packet, from: Option<NetworkAddress>) {
+        let Some(unknown) = decode_not_found(&packet.payload) else {
+            debug!(
+                len = packet.payload.len(),
+                "malformed EndpointNotFound packet dropped"
+            );
+            return;
+        };
+        let failed: Vec<PendingReply> = {
+            let mut state = lock(&self.state);
+            let tokens: Vec<Uid> = state
+                .pending
+                .iter()
+                .filter(|(_, pending)| {
+                    pending.target.token == unknown
+                        && from.is_none_or(|address| pending.target.address == address)
+                })
+                .map(|(token, _)| *token)
+                .collect();
+            tokens
+                .iter()
+                .filter_map(|token| state.pending.remove(token))
+                .collect()
+        };
+        trace!(%unknown, calls = failed.len(), "EndpointNotFound received");
+        for pending in failed {
+            let _ = pending.sender.send(Resolution::EndpointNotFound);
+        }
+    }
+
+    fn dispatch(&self, mut service: PacketService, incoming: IncomingPacket) {
+        let mut cx = Context::from_waker(Waker::noop());
+        match service.poll_ready(&mut cx) {
+            Poll::Ready(Ok(())) => {
+                let mut future = service.call(incoming);
+                // Polled once here; a later poll from the task registers
+                // the real waker.
+                if future.as_mut().poll(&mut cx).is_pending() {
+                    (self.executor)(Box::pin(async move {
+                        let _ = future.await;
+                    }));
+                }
+            }
+            Poll::Ready(Err(never)) => match never {},
+            Poll::Pending => (self.executor)(Box::pin(async move {
+                let _ = service.oneshot(incoming).await;
+            })),
+        }
+    }
+}
+
+impl InboundHandler for EndpointRouter {
+    fn deliver(&self, packet: Packet, from: &Peer) {
+        let path = || ReplyPath::peer(from.clone());
+        if let Some(packet) = self.shared.route(packet, path) {
+            match &self.shared.fallback {
+                Some(fallback) => fallback.deliver(packet, from),
+                None => self.shared.not_found(packet, &path()),
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for EndpointRouter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = lock(&self.shared.state);
+        f.debug_struct("EndpointRouter")
+            .field("local", &self.shared.local)
+            .field("endpoints", &state.endpoints.len())
+            .field("pending", &state.pending.len())
+            .finish_non_exhaustive()
+    }
+}
