@@ -316,3 +316,72 @@ fn scripted_close_resets_or_finishes_every_connection_between_two_hosts() {
         assert_eq!(outcome.faults.get(FaultKind::ScriptedClose), 2);
     }
 }
+
+/// Records the close test's writer sends: 4-byte big-endian sequence numbers.
+const RECORDS: u32 = 3000;
+
+/// Accepts one connection and writes records 0, 1, 2, ... until a call
+/// fails; a few records per write, with pauses so the reader interleaves.
+async fn record_writer() -> Result<(), std::io::Error> {
+    let listener = SimTcpListener::bind((ip(1), PORT)).await?;
+    let (mut stream, _) = listener.accept().await?;
+    for first in (0..RECORDS).step_by(3) {
+        let batch: Vec<u8> = (first..(first + 3).min(RECORDS))
+            .flat_map(u32::to_be_bytes)
+            .collect();
+        if stream.write_all(&batch).await.is_err() {
+            return Ok(());
+        }
+        tokio::time::sleep(ms(1)).await;
+    }
+    let _ = stream.shutdown().await;
+    // Keep the socket open until the reader is done with it.
+    tokio::time::sleep(secs(60)).await;
+    Ok(())
+}
+
+#[test]
+fn random_close_never_lets_a_reader_see_a_later_record_after_a_missing_one() {
+    let faults = only(|f| {
+        f.random_close.enabled = true;
+        f.random_close.probability = 0.02;
+        f.random_close.cooldown = ms(0);
+        f.random_close.rst_probability = 0.5;
+        f.random_close.both_sides_probability = 0.5;
+        f.random_close.fail_call_probability = 0.5;
+    });
+    let mut closes = 0;
+    for seed in 0..40 {
+        let outcome = Sim::new(seed)
+            .faults(faults.clone())
+            .host("writer", ip(1), record_writer)
+            .workload("reader", ip(2), async move {
+                let mut stream = SimTcpStream::connect((ip(1), PORT)).await?;
+                let mut next = 0u32;
+                let mut record = [0u8; 4];
+                loop {
+                    // A slow reader: bytes queue up in its receive buffer.
+                    tokio::time::sleep(ms(2)).await;
+                    let read = tokio::time::timeout(secs(5), stream.read_exact(&mut record));
+                    // EOF, a reset, or silence (a half-open connection) all
+                    // end the stream; a record never skips ahead.
+                    let Ok(Ok(_)) = read.await else {
+                        return Ok::<_, std::io::Error>(());
+                    };
+                    let got = u32::from_be_bytes(record);
+                    assert_eq!(
+                        got, next,
+                        "seed {seed}: record {got} arrived after {next} was lost"
+                    );
+                    next += 1;
+                }
+            })
+            .run(secs(120))
+            .unwrap();
+        closes += outcome.faults.get(FaultKind::RandomClose);
+    }
+    assert!(
+        closes >= 40,
+        "every seed closed its connection ({closes} closes)"
+    );
+}

@@ -175,9 +175,8 @@ impl World {
             end.held.clear();
             end.held_since = None;
             if end.state == EndState::Open && !end.reset {
-                end.reset = true;
+                end.abort();
                 end.timed_out = true;
-                end.discard_buffers();
                 end.wake_all(wakes);
                 failed = true;
             }

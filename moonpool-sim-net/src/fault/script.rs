@@ -79,7 +79,7 @@ impl World {
                     CloseKind::Reset => {
                         send_reset(conn, key, side, net, now, wakes);
                         let end = conn.end_mut(side);
-                        end.reset = true;
+                        end.abort();
                         end.wake_all(wakes);
                     }
                     CloseKind::Fin => {

@@ -123,12 +123,28 @@ impl Endpoint {
         )
     }
 
-    /// Throws away everything buffered in both directions (on RST).
+    /// Throws away everything buffered in both directions. Only for an end
+    /// that no read will ever succeed on again (reset, or closed): dropping
+    /// received bytes from an end that stays readable would let later bytes
+    /// arrive after a gap. An open end uses [`Endpoint::abort`].
     pub(crate) fn discard_buffers(&mut self) {
         self.recv.clear();
         self.recv_bytes = 0;
+        self.discard_outgoing();
+    }
+
+    /// Throws away the bytes written but not yet sent: nothing follows a RST.
+    pub(crate) fn discard_outgoing(&mut self) {
         self.unsent.clear();
         self.unsent_bytes = 0;
+    }
+
+    /// Resets this end: its calls fail from now on, and what it buffered in
+    /// both directions is thrown away. The reset flag and the discard go
+    /// together, so a reader never sees later bytes after dropped ones.
+    pub(crate) fn abort(&mut self) {
+        self.reset = true;
+        self.discard_buffers();
     }
 
     pub(crate) fn wake_all(&mut self, wakes: &mut Wakes) {
@@ -271,7 +287,10 @@ pub(crate) fn transmit(
     }
 }
 
-/// Sends a RST from `from` to the other end, after what is already in flight.
+/// Sends a RST from `from` to the other end, after what is already in flight,
+/// and throws away `from`'s unsent bytes (they would follow the RST). The
+/// bytes `from` received stay: whether `from` itself is reset (or closed) is
+/// its caller's decision, and only then may they go ([`Endpoint::abort`]).
 pub(crate) fn send_reset(
     conn: &mut Connection,
     key: Key,
@@ -286,7 +305,7 @@ pub(crate) fn send_reset(
         return;
     }
     me.rst_sent = true;
-    me.discard_buffers();
+    me.discard_outgoing();
     let at = net.arrival(now, &mut me.last_arrival, path);
     net.schedule(
         at,

@@ -139,8 +139,7 @@ impl World {
         );
         debug!(from = %sender.local, to = %receiver.local, "RST arrived");
         if receiver.state == EndState::Open && !receiver.reset {
-            receiver.reset = true;
-            receiver.discard_buffers();
+            receiver.abort();
             receiver.wake_all(wakes);
         }
     }

@@ -184,6 +184,7 @@ impl World {
                 } else if me.recv_bytes > 0 {
                     debug!(%local, unread = me.recv_bytes, "closed with unread data: RST");
                     send_reset(conn, key, side, net, now, wakes);
+                    conn.end_mut(side).discard_buffers();
                 } else {
                     debug!(%local, "closed: FIN");
                     me.shutdown = true;
@@ -237,9 +238,12 @@ fn random_close(
         send_reset(conn, key, side, net, now, wakes);
         let me = conn.end_mut(side);
         if roll.both || roll.fail_now {
-            me.reset = true;
+            me.abort();
             me.wake_all(wakes);
         }
+        // Otherwise only the peer is told: this end keeps what it received
+        // and stays readable (a half-open connection), so it must not lose
+        // any of it.
         return roll.fail_now.then(errors::reset);
     }
     // FIN: our write half closes (the peer reads EOF after what we sent) ...

@@ -122,7 +122,9 @@ impl World {
         for conn_key in listener.backlog {
             if let Some(conn) = self.conns.get_mut(conn_key) {
                 send_reset(conn, conn_key, Side::Server, &mut self.net, now, wakes);
-                conn.end_mut(Side::Server).state = EndState::Closed;
+                let server = conn.end_mut(Side::Server);
+                server.state = EndState::Closed;
+                server.discard_buffers();
             }
             self.free_if_dead(conn_key);
         }
