@@ -144,7 +144,11 @@ pub struct CloseFaults {
     /// peer: the asymmetric case). Chaos: 0.5.
     pub both_sides_probability: f64,
     /// Share of closes where the read or write that rolled the close fails at
-    /// once (the rest fail on the next call). Chaos: 0.5.
+    /// once. In the rest, a close that tells only the peer leaves the rolling
+    /// end unaware, as when a real RST is lost: the bytes it already received
+    /// stay readable, then its reads wait and its writes are discarded by the
+    /// closed peer, until its own liveness check (a ping, a timeout) notices.
+    /// Chaos: 0.5.
     pub fail_call_probability: f64,
 }
 
