@@ -10,7 +10,7 @@ use moonpool_tower::endpoint::RouterError;
 use moonpool_tower::net::{TcpConnector, TcpIncoming};
 use moonpool_tower::peer::Outgoing;
 use moonpool_tower::rpc::{ApplicationError, RpcClient, RpcError};
-use moonpool_tower::transport::{InboundChannel, Transport};
+use moonpool_tower::transport::{EndpointConfig, InboundChannel, Transport, TransportConfig};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -147,4 +147,56 @@ async fn packets_the_router_does_not_serve_go_to_the_transport_inbound_handler()
     let inbound = within(received.recv()).await.unwrap();
     assert_eq!(inbound.packet.token, Uid::new(2, 2));
     assert_eq!(&inbound.packet.payload[..], b"raw");
+}
+
+#[tokio::test]
+async fn a_full_request_stream_answers_broken_promise_instead_of_growing() {
+    let incoming = TcpIncoming::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let address: NetworkAddress = incoming.local_addr().unwrap().into();
+    let config = TransportConfig {
+        endpoint: EndpointConfig {
+            request_stream_capacity: 2,
+        },
+        ..TransportConfig::default()
+    };
+    let server = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(11))
+        .listen(address, incoming)
+        .config(config)
+        .build()
+        .unwrap();
+    let token = Uid::new(0xfee, 1);
+    // A server loop that has fallen behind: nothing reads the stream yet.
+    let mut requests: RequestStream<Num, Num> = server.router().request_stream(token).unwrap();
+    let client = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(12))
+        .build()
+        .unwrap();
+    let rpc = RpcClient::<Num, Num>::new(&client, Endpoint::new(address, token));
+
+    let first = tokio::spawn(rpc.get_reply(Num { value: 1 }));
+    let second = tokio::spawn(rpc.get_reply(Num { value: 2 }));
+    within(async {
+        while requests.len() < 2 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    // The third finds the queue full and is answered at once.
+    assert!(matches!(
+        within(rpc.get_reply(Num { value: 3 })).await,
+        Err(RpcError::BrokenPromise { .. })
+    ));
+    assert_eq!(requests.len(), 2);
+
+    // The queued two are still served in order once the loop catches up.
+    for expected in [1, 2] {
+        let (request, reply) = within(requests.recv()).await.unwrap();
+        assert_eq!(request.value, expected);
+        reply.send(Num {
+            value: request.value * 10,
+        });
+    }
+    assert_eq!(within(first).await.unwrap().unwrap().value, 10);
+    assert_eq!(within(second).await.unwrap().unwrap().value, 20);
 }

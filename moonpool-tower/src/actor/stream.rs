@@ -23,10 +23,12 @@ type Item<Req, Resp, RC> = (Req, ReplyPromise<Resp, RC>);
 /// `RequestStream`: a [`Stream`] of `(request, promise)` pairs, for servers
 /// written as a loop that selects over several streams.
 ///
-/// Requests are yielded in the order they arrived. The queue is unbounded
-/// (receiving never blocks a connection): a server that falls behind holds
-/// its backlog in memory. A request that does not decode is answered
-/// `BadRequest` and not yielded.
+/// Requests are yielded in the order they arrived. Receiving never blocks a
+/// connection: the queue holds at most
+/// [`EndpointConfig::request_stream_capacity`](crate::transport::EndpointConfig)
+/// requests, and one arriving at a full queue is answered `BrokenPromise` at
+/// once, so no peer can grow a slow server's memory without limit. A request
+/// that does not decode is answered `BadRequest` and not yielded.
 ///
 /// Dropping the stream unregisters its token (later requests are answered
 /// `EndpointNotFound`) and drops the requests still queued, which answers
@@ -57,7 +59,7 @@ type Item<Req, Resp, RC> = (Req, ReplyPromise<Resp, RC>);
 /// # }
 /// ```
 pub struct RequestStream<Req, Resp, RC = ProstCodec<Resp>> {
-    receiver: mpsc::UnboundedReceiver<Item<Req, Resp, RC>>,
+    receiver: mpsc::Receiver<Item<Req, Resp, RC>>,
     token: Uid,
     router: Weak<RouterShared>,
     registration: u64,
@@ -116,7 +118,7 @@ impl<Req, Resp, RC> fmt::Debug for RequestStream<Req, Resp, RC> {
 
 /// The router's side of a [`RequestStream`]: decodes and queues.
 struct StreamSink<Req, Resp, QC, RC> {
-    sender: mpsc::UnboundedSender<Item<Req, Resp, RC>>,
+    sender: mpsc::Sender<Item<Req, Resp, RC>>,
     request_codec: QC,
     response_codec: RC,
     _types: PhantomData<fn(Req) -> Resp>,
@@ -154,9 +156,15 @@ where
         };
         let promise = ReplyPromise::new(reply_token, incoming.reply, self.response_codec.clone());
         match self.request_codec.decode(body) {
-            // A closed stream hands the pair back; dropping it answers
-            // BrokenPromise.
-            Ok(request) => drop(self.sender.send((request, promise))),
+            // A full or closed stream hands the pair back; dropping it
+            // answers BrokenPromise.
+            Ok(request) => {
+                if let Err(mpsc::error::TrySendError::Full(_)) =
+                    self.sender.try_send((request, promise))
+                {
+                    debug!(%token, "request stream full: request answered BrokenPromise");
+                }
+            }
             Err(error) => {
                 debug!(%token, %error, "undecodable request");
                 promise.send_bad_request(error.to_string());
@@ -195,7 +203,9 @@ impl EndpointRouter {
         QC: PayloadCodec<Req>,
         RC: PayloadCodec<Resp>,
     {
-        let (sender, receiver) = mpsc::unbounded_channel();
+        // tokio's channel needs room for at least one request.
+        let capacity = self.shared.config.request_stream_capacity.max(1);
+        let (sender, receiver) = mpsc::channel(capacity);
         let sink = StreamSink {
             sender,
             request_codec,

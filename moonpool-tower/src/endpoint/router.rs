@@ -18,7 +18,7 @@ use super::{IncomingPacket, ReplyPath, RouterError};
 use crate::executor::SharedExecutor;
 use crate::peer::{Peer, lock};
 use crate::rpc::envelope::{decode_not_found, encode_not_found};
-use crate::transport::InboundHandler;
+use crate::transport::{EndpointConfig, InboundHandler};
 
 /// A service registered at a token: takes every packet addressed to it.
 /// Its errors are its own business (it answers through the packet's
@@ -58,6 +58,7 @@ pub(crate) struct RouterShared {
     /// Where packets for unknown tokens go instead of an `EndpointNotFound`
     /// answer, when the transport was given its own inbound handler.
     fallback: Option<Arc<dyn InboundHandler>>,
+    pub(crate) config: EndpointConfig,
 }
 
 /// The endpoints of a node: a map from token to [`PacketService`], and the
@@ -92,6 +93,7 @@ impl EndpointRouter {
         executor: SharedExecutor,
         rng: StdRng,
         fallback: Option<Arc<dyn InboundHandler>>,
+        config: EndpointConfig,
     ) -> Self {
         let state = RouterState {
             endpoints: BTreeMap::new(),
@@ -105,6 +107,7 @@ impl EndpointRouter {
                 local,
                 executor,
                 fallback,
+                config,
             }),
         }
     }

@@ -12,6 +12,8 @@ pub struct TransportConfig {
     pub peer: PeerConfig,
     /// The accept loop's own tunables.
     pub accept: AcceptConfig,
+    /// The endpoint router's tunables.
+    pub endpoint: EndpointConfig,
 }
 
 /// The tunables of the accept loop.
@@ -27,6 +29,25 @@ impl Default for AcceptConfig {
     fn default() -> Self {
         Self {
             error_pause: Duration::from_millis(100),
+        }
+    }
+}
+
+/// The tunables of the endpoint router.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointConfig {
+    /// Requests a [`RequestStream`](crate::actor::RequestStream) holds
+    /// before it answers new ones `BrokenPromise` instead of queueing them.
+    /// Default 1024: a server loop that far behind is overloaded; the bound
+    /// keeps peers from growing its memory without limit, and the caller
+    /// learns at once (its retry policy decides what to do).
+    pub request_stream_capacity: usize,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        Self {
+            request_stream_capacity: 1024,
         }
     }
 }

@@ -31,7 +31,7 @@ use rand::rngs::StdRng;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tower::BoxError;
 
-pub use config::{AcceptConfig, TransportConfig};
+pub use config::{AcceptConfig, EndpointConfig, TransportConfig};
 pub use inbound::{DiscardInbound, Inbound, InboundChannel, InboundHandler};
 
 pub(crate) use context::NodeContext;
@@ -191,6 +191,7 @@ impl TransportBuilder {
             self.executor.clone(),
             StdRng::from_rng(&mut self.rng),
             self.handler,
+            self.config.endpoint.clone(),
         );
         let ctx = Arc::new(NodeContext::new(
             self.config,
