@@ -5,7 +5,8 @@
 use tokio::time::Instant;
 
 use super::FaultKind;
-use crate::net::connection::{EndState, Side};
+use crate::net::Net;
+use crate::net::connection::{EndState, Endpoint, Side};
 use crate::net::queue::Event;
 use crate::net::slab::Key;
 use crate::world::{Wakes, World};
@@ -59,20 +60,8 @@ impl World {
             net.fault(now, FaultKind::Held, path.from, path.to);
         }
         receiver.held.push_back(event);
-        if let Some((_, true)) = block
-            && receiver.held_since.is_none()
-        {
-            receiver.held_since = Some(now);
-            let at = now + net.faults.config.connection_timeout;
-            net.schedule(
-                at,
-                Event::Expire {
-                    conn: key,
-                    to,
-                    always: false,
-                },
-                wakes,
-            );
+        if let Some((_, true)) = block {
+            net.start_hold_timer(receiver, key, to, now, wakes);
         }
         None
     }
@@ -202,5 +191,31 @@ impl World {
         for (conn, to) in held {
             self.net.schedule(now, Event::Release { conn, to }, wakes);
         }
+    }
+}
+
+impl Net {
+    /// Starts the connection timeout of `end`, whose incoming bytes are held
+    /// (a partition, or a peer that vanished), unless it is already running:
+    /// if the hold outlasts `connection_timeout`, the connection fails.
+    pub(crate) fn start_hold_timer(
+        &mut self,
+        end: &mut Endpoint,
+        key: Key,
+        to: Side,
+        now: Instant,
+        wakes: &mut Wakes,
+    ) {
+        if end.held_since.is_some() {
+            return;
+        }
+        end.held_since = Some(now);
+        let at = now + self.faults.config.connection_timeout;
+        let expire = Event::Expire {
+            conn: key,
+            to,
+            always: false,
+        };
+        self.schedule(at, expire, wakes);
     }
 }

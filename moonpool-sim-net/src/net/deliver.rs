@@ -56,19 +56,7 @@ impl World {
         if receiver.vanished && !hosts.is_alive(receiver.host) {
             // Nobody answers: the bytes stay unacknowledged in the sender's
             // buffer until its retransmission timer gives up.
-            if receiver.held_since.is_none() {
-                receiver.held_since = Some(now);
-                let at = now + net.faults.config.connection_timeout;
-                net.schedule(
-                    at,
-                    Event::Expire {
-                        conn: key,
-                        to,
-                        always: false,
-                    },
-                    wakes,
-                );
-            }
+            net.start_hold_timer(receiver, key, to, now, wakes);
             return;
         }
         if net.faults.active && net.faults.config.bit_flip.enabled && !conn.stable {
