@@ -6,8 +6,13 @@
 //! gives `cargo run --example`, anything else the binary's own path. The
 //! command carries `MOONPOOL_SEED=<n>` so the same entry point replays the
 //! seed. A builder can override the template.
+//!
+//! Cargo names a test binary after its target with `-` turned into `_`
+//! (`tests/peer-sim.rs` builds `deps/peer_sim-<hash>`), but `--test` wants
+//! the target's own name, so an underscored name is looked up among the
+//! package's `tests/` entries.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::env::SEED_VAR;
 
@@ -23,6 +28,8 @@ pub(crate) struct Invocation {
     pub(crate) thread: Option<String>,
     /// `CARGO_PKG_NAME` at run time (cargo sets it for `run` and `test`).
     pub(crate) package: Option<String>,
+    /// `CARGO_MANIFEST_DIR` at run time: where the package's `tests/` are.
+    pub(crate) manifest_dir: Option<PathBuf>,
 }
 
 impl Invocation {
@@ -31,6 +38,7 @@ impl Invocation {
             exe: std::env::current_exe().ok(),
             thread: std::thread::current().name().map(str::to_owned),
             package: std::env::var("CARGO_PKG_NAME").ok(),
+            manifest_dir: std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from),
         }
     }
 
@@ -59,7 +67,7 @@ impl Invocation {
             (Some("deps"), Some(target)) => {
                 let kind = match &self.package {
                     Some(package) if package.replace('-', "_") == target => "--lib".to_owned(),
-                    _ => format!("--test {target}"),
+                    _ => format!("--test {}", self.test_target(target)),
                 };
                 let filter = match self.thread.as_deref() {
                     // libtest runs each test on a thread named after it;
@@ -76,6 +84,35 @@ impl Invocation {
             }
             _ => format!("{prefix} {}", exe.display()),
         }
+    }
+
+    /// The name of the test target whose binary is named `binary`: the
+    /// entry of the package's `tests/` (a `NAME.rs` file or a `NAME/`
+    /// directory) that cargo would have turned into that name, or `binary`
+    /// itself when none is found (a target declared under another path).
+    fn test_target(&self, binary: &str) -> String {
+        let found = binary.contains('_').then(|| {
+            let tests = self.manifest_dir.as_deref()?.join("tests");
+            let mut names: Vec<String> = std::fs::read_dir(tests)
+                .ok()?
+                .filter_map(|entry| {
+                    let path = entry.ok()?.path();
+                    let name = if path.is_dir() {
+                        path.file_name()
+                    } else if path.extension().is_some_and(|e| e == "rs") {
+                        path.file_stem()
+                    } else {
+                        None
+                    };
+                    Some(name?.to_str()?.to_owned())
+                })
+                .filter(|name| name.replace('-', "_") == binary)
+                .collect();
+            // The order a directory is listed in is the file system's.
+            names.sort();
+            names.into_iter().next()
+        });
+        found.flatten().unwrap_or_else(|| binary.to_owned())
     }
 }
 
@@ -103,8 +140,65 @@ mod tests {
             exe: Some(exe.into()),
             thread: thread.map(str::to_owned),
             package: package.map(str::to_owned),
+            manifest_dir: None,
         }
         .replay_template()
+    }
+
+    /// A package directory of its own under the system's temporary
+    /// directory, with these entries under `tests/`.
+    fn package_with_tests(name: &str, files: &[&str], dirs: &[&str]) -> PathBuf {
+        let root =
+            std::env::temp_dir().join(format!("moonpool-replay-{name}-{}", std::process::id()));
+        let tests = root.join("tests");
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&tests).unwrap();
+        for file in files {
+            std::fs::write(tests.join(file), "").unwrap();
+        }
+        for dir in dirs {
+            std::fs::create_dir_all(tests.join(dir)).unwrap();
+        }
+        root
+    }
+
+    #[test]
+    fn a_hyphenated_test_target_is_named_as_written_not_as_compiled() {
+        let root = package_with_tests(
+            "hyphen",
+            &["peer-sim.rs", "peer_simx.rs", "notes-sim.md"],
+            &["rpc-sim"],
+        );
+        let invocation = |binary: &str| Invocation {
+            exe: Some(format!("/w/target/debug/deps/{binary}-0123456789abcdef").into()),
+            thread: Some("scenario::crash".to_owned()),
+            package: Some("moonpool-tests".to_owned()),
+            manifest_dir: Some(root.clone()),
+        };
+        assert_eq!(
+            fill(&invocation("peer_sim").replay_template(), 5),
+            "MOONPOOL_SEED=5 cargo test -p moonpool-tests --test peer-sim -- scenario::crash --exact --include-ignored"
+        );
+        assert!(
+            invocation("rpc_sim")
+                .replay_template()
+                .contains("--test rpc-sim --"),
+            "a test target in a directory"
+        );
+        // Underscored names that are files as written stay as they are, and
+        // a name with no entry (a target declared elsewhere) is kept.
+        assert!(
+            invocation("peer_simx")
+                .replay_template()
+                .contains("--test peer_simx --")
+        );
+        assert!(
+            invocation("notes_sim")
+                .replay_template()
+                .contains("--test notes_sim --"),
+            "only .rs files and directories are test targets"
+        );
+        std::fs::remove_dir_all(root).unwrap();
     }
 
     #[test]
