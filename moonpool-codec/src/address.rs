@@ -84,8 +84,16 @@ impl fmt::Display for NetworkAddress {
 }
 
 impl fmt::Debug for NetworkAddress {
+    /// The `Display` form, followed by `:flags=0x…` when bits other than
+    /// the two named ones are set, so that two unequal addresses never look
+    /// alike in a log or a failed assertion.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
+        fmt::Display::fmt(self, f)?;
+        let other = self.flags & !(Self::FLAG_TLS | Self::FLAG_PUBLIC);
+        if other != 0 {
+            write!(f, ":flags={:#06x}", self.flags)?;
+        }
+        Ok(())
     }
 }
 

@@ -36,9 +36,11 @@ const SUMMED_FROM: usize = 8;
 /// Guarantees:
 /// - the decoder never grows its buffer on the length field's say-so: a
 ///   length under 24 or over the maximum is an error before any reservation,
-///   and while a valid frame is incomplete the buffer grows at most by as
-///   many bytes as have already arrived, so memory follows what a peer
-///   actually sent, not what it claims it will send;
+///   and while a valid frame is incomplete it reserves at most as many bytes
+///   again as have already arrived. With `BytesMut`'s own doubling, the
+///   buffer's capacity stays under four times the bytes received (plus its
+///   initial capacity): memory follows what a peer actually sent, not what
+///   it claims it will send;
 /// - a decoded payload shares the read buffer's memory (no copy);
 /// - a frame whose checksum does not match is an error, never a packet;
 /// - encoding a packet whose frame would exceed the maximum is an error,
@@ -151,9 +153,10 @@ impl Decoder for PacketCodec {
             return Ok(None);
         };
         let Some(frame) = src.get(..len) else {
-            // Grow by at most what has arrived: geometric growth for a
-            // large frame that is really coming, and no more than twice the
-            // received bytes for a length that is only a claim.
+            // Reserve at most what has arrived: geometric growth for a
+            // large frame that is really coming, and room for no more than
+            // twice the received bytes for a length that is only a claim
+            // (`BytesMut` may double that allocation: four times at most).
             let missing = len - src.len();
             src.reserve(missing.min(src.len()));
             return Ok(None);

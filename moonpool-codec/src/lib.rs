@@ -65,8 +65,8 @@
 //! - Decoding is zero-copy: a payload is a `Bytes` split off the read buffer.
 //! - The decoder never allocates on a peer's say-so: a length over the
 //!   maximum (8 MiB by default) or under the 24-byte header is an error
-//!   before any buffer grows, and an incomplete frame grows the buffer by at
-//!   most the bytes already received.
+//!   before any buffer grows, and an incomplete frame keeps the buffer's
+//!   capacity under four times the bytes already received.
 //! - Any single-bit error in the checksum, token or payload is
 //!   [`WireError::ChecksumMismatch`]; a damaged length is an error or waits
 //!   for bytes, and never yields a packet (both tested exhaustively, bit by

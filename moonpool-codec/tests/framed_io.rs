@@ -46,7 +46,6 @@ where
         for packet in packets {
             writer.feed(packet).await.unwrap();
         }
-        // Two `Encoder` impls (`Packet`, `&Packet`): name the item type.
         writer.flush().await.unwrap();
         writer
     });

@@ -141,6 +141,17 @@ mod address {
     }
 
     #[test]
+    fn debug_tells_apart_addresses_that_differ_only_in_unnamed_flags() {
+        let plain: NetworkAddress = "1.2.3.4:4500:tls".parse().unwrap();
+        let marked = plain.with_flags(plain.flags | 4);
+
+        assert_ne!(plain, marked);
+        assert_eq!(marked.to_string(), "1.2.3.4:4500:tls");
+        assert_eq!(format!("{marked:?}"), "1.2.3.4:4500:tls:flags=0x0005");
+        assert_eq!(format!("{plain:?}"), "1.2.3.4:4500:tls");
+    }
+
+    #[test]
     fn flags_are_read_from_their_suffixes_in_any_order() {
         let address: NetworkAddress = "10.0.0.1:1:public:tls".parse().unwrap();
 
