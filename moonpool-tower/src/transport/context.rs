@@ -8,12 +8,11 @@ use std::sync::{Arc, Mutex};
 use moonpool_codec::NetworkAddress;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::tasks::TaskSet;
 use super::{InboundHandler, TransportConfig};
 use crate::backoff::{BackoffConfigError, JitteredBackoff};
-use crate::executor::SharedExecutor;
 use crate::net::BoxConnector;
 use crate::peer::{Established, PeerShared, lock, spawn_keeper};
 
@@ -27,13 +26,9 @@ pub(crate) struct NodeContext {
     /// Makes each keeper's reconnection schedule (validated at build).
     pub(crate) backoff: JitteredBackoff,
     connector: Mutex<BoxConnector>,
-    executor: SharedExecutor,
+    tasks: Arc<TaskSet>,
     rng: Mutex<StdRng>,
     peers: Mutex<BTreeMap<NetworkAddress, Arc<PeerShared>>>,
-    /// Every task holds a clone; shutdown drops this one and waits until
-    /// the receiver sees every clone gone.
-    task_guard: Mutex<Option<mpsc::Sender<()>>>,
-    tasks_done: tokio::sync::Mutex<mpsc::Receiver<()>>,
 }
 
 impl NodeContext {
@@ -42,23 +37,20 @@ impl NodeContext {
         local: Option<NetworkAddress>,
         handler: Arc<dyn InboundHandler>,
         connector: BoxConnector,
-        executor: SharedExecutor,
+        tasks: Arc<TaskSet>,
         mut rng: StdRng,
     ) -> Result<Self, BackoffConfigError> {
         let backoff = JitteredBackoff::new(config.peer.reconnect, StdRng::from_rng(&mut rng))?;
-        let (guard, done) = mpsc::channel(1);
         Ok(Self {
             config,
             local,
             handler,
-            shutdown: CancellationToken::new(),
+            shutdown: tasks.shutdown_token(),
             backoff,
             connector: Mutex::new(connector),
-            executor,
+            tasks,
             rng: Mutex::new(rng),
             peers: Mutex::new(BTreeMap::new()),
-            task_guard: Mutex::new(Some(guard)),
-            tasks_done: tokio::sync::Mutex::new(done),
         })
     }
 
@@ -66,14 +58,7 @@ impl NodeContext {
     /// finishes. After shutdown, nothing new is started: returns whether the
     /// task was started.
     pub(crate) fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) -> bool {
-        let Some(guard) = lock(&self.task_guard).clone() else {
-            return false;
-        };
-        (self.executor)(Box::pin(async move {
-            task.await;
-            drop(guard);
-        }));
-        true
+        self.tasks.spawn(task)
     }
 
     /// A connector of our own.
@@ -181,9 +166,6 @@ impl NodeContext {
 
     /// Signals shutdown and waits for every task to finish.
     pub(crate) async fn shutdown(&self) {
-        self.shutdown.cancel();
-        drop(lock(&self.task_guard).take());
-        let mut done = self.tasks_done.lock().await;
-        while done.recv().await.is_some() {}
+        self.tasks.shutdown().await;
     }
 }

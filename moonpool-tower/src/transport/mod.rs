@@ -19,6 +19,7 @@ mod accept;
 mod config;
 mod context;
 mod inbound;
+mod tasks;
 
 use std::io;
 use std::net::SocketAddr;
@@ -35,6 +36,7 @@ pub use config::{AcceptConfig, EndpointConfig, TransportConfig};
 pub use inbound::{DiscardInbound, Inbound, InboundChannel, InboundHandler};
 
 pub(crate) use context::NodeContext;
+use tasks::TaskSet;
 
 use crate::backoff::BackoffConfigError;
 use crate::endpoint::EndpointRouter;
@@ -113,8 +115,10 @@ impl Transport {
 
     /// Stops accepting, closes every connection and every peer (queued
     /// packets are dropped; `call` on any handle then fails with
-    /// [`PeerError::Closed`](crate::peer::PeerError::Closed)), and waits
-    /// until every task the transport started has finished.
+    /// [`PeerError::Closed`](crate::peer::PeerError::Closed)), drops the
+    /// endpoint services' calls still running (their replies could no
+    /// longer be sent), and waits until every task the transport started,
+    /// the router's included, has finished. No task is started afterwards.
     pub async fn shutdown(&self) {
         self.handle.ctx.shutdown().await;
     }
@@ -184,11 +188,13 @@ impl TransportBuilder {
             Some((address, incoming)) => (Some(address), Some(incoming)),
             None => (None, None),
         };
+        let tasks = Arc::new(TaskSet::new(self.executor));
         // The router answers every packet; what it does not serve goes to
-        // the handler given to `inbound`, if any.
+        // the handler given to `inbound`, if any. Its tasks are the
+        // transport's: counted, dropped at shutdown, refused after it.
         let router = EndpointRouter::new(
             local,
-            self.executor.clone(),
+            tasks.cancelling_executor(),
             StdRng::from_rng(&mut self.rng),
             self.handler,
             self.config.endpoint.clone(),
@@ -198,7 +204,7 @@ impl TransportBuilder {
             local,
             Arc::new(router.clone()),
             self.connector,
-            self.executor,
+            tasks,
             self.rng,
         )?);
         if let Some(incoming) = incoming {
