@@ -1,13 +1,14 @@
 //! The executor seam: every task the transport starts, the endpoint
-//! router's included, is counted by shutdown and refused after it.
+//! router's included, is counted by shutdown and refused after it; and the
+//! executor (user code) is never called with the transport's locks held.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod peer_support;
 
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use moonpool_codec::{NetworkAddress, Packet, Uid};
@@ -107,4 +108,44 @@ async fn no_endpoint_task_starts_after_shutdown() {
         before,
         "nothing reached the executor"
     );
+}
+
+#[test]
+fn the_executor_is_never_called_with_the_peers_map_locked() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let handle = runtime.handle().clone();
+    let transport: Arc<Mutex<Option<Transport>>> = Arc::default();
+    let inside = transport.clone();
+    // Reads the peers map from inside the executor: with the map locked,
+    // this would deadlock.
+    let executor = move |task: BoxFuture| {
+        if let Some(transport) = inside.lock().unwrap().as_ref() {
+            let _ = transport.peer_addresses();
+        }
+        handle.spawn(task);
+    };
+    let (done, finished) = std::sync::mpsc::channel();
+    let thread_transport = transport.clone();
+    std::thread::spawn(move || {
+        runtime.block_on(async {
+            let built =
+                Transport::builder(MemoryNet::default().connector(), StdRng::seed_from_u64(1))
+                    .executor(executor)
+                    .build()
+                    .unwrap();
+            *thread_transport.lock().unwrap() = Some(built.clone());
+            // A new peer starts its keeper through the executor.
+            let peer = built.peer(addr("10.0.0.1:1").into());
+            assert_eq!(built.peer_addresses(), vec![peer.address().unwrap()]);
+        });
+        done.send(()).unwrap();
+    });
+    finished
+        .recv_timeout(WITHIN)
+        .expect("no deadlock: the executor ran outside the peers lock");
+    // Breaks the cycle transport -> executor -> transport.
+    transport.lock().unwrap().take();
 }

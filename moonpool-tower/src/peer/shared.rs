@@ -184,14 +184,18 @@ impl PeerShared {
         self.closed.load(Ordering::SeqCst)
     }
 
-    /// Hands an incoming connection to the keeper.
-    pub(crate) fn attach(&self, connection: Established) {
+    /// Hands an incoming connection to the keeper. Returns the connection
+    /// to close: an older one the keeper had not taken yet, or this one if
+    /// the peer is closed. The caller drops it (user I/O code) outside its
+    /// locks.
+    #[must_use = "the returned connection is to be dropped outside any lock"]
+    pub(crate) fn attach(&self, connection: Established) -> Option<Established> {
         if self.is_closed() {
-            return;
+            return Some(connection);
         }
         let older = lock(&self.attached).replace(connection);
-        drop(older);
         self.attach_ready.notify_one();
+        older
     }
 
     pub(crate) fn take_attached(&self) -> Option<Established> {

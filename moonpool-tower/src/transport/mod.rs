@@ -89,7 +89,7 @@ impl Transport {
     /// The peer of `address`, created on first use. Its keeper connects only
     /// once something is queued.
     pub fn peer(&self, address: NetworkAddress) -> Peer {
-        Peer::new(self.handle.ctx.peer(address))
+        self.handle.ctx.peer(address)
     }
 
     /// The address this node listens at and announces, if it listens.
