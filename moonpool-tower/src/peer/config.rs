@@ -53,20 +53,33 @@ pub struct PeerConfig {
     /// reconnects at once.
     pub reconnect_reset_after: Duration,
     /// A connection on which nothing was received for this long is pinged.
-    /// Default 1 s (`CONNECTION_MONITOR_LOOP_TIME`).
+    /// Also the period at which the connection monitor checks that frames
+    /// keep completing (see `max_frame_stall_intervals`). Default 1 s
+    /// (`CONNECTION_MONITOR_LOOP_TIME`).
     pub ping_interval: Duration,
     /// A pinged connection on which nothing at all (pong or other bytes)
-    /// arrives for this long is declared failed: this is how a half-open
-    /// connection is noticed. Default 2 s (`CONNECTION_MONITOR_TIMEOUT`).
+    /// arrives for this long is declared failed
+    /// ([`ConnectionError::PingTimeout`](super::ConnectionError::PingTimeout)):
+    /// this is how a half-open connection is noticed. Default 2 s
+    /// (`CONNECTION_MONITOR_TIMEOUT`).
     pub ping_timeout: Duration,
-    /// Pings in a row answered only by bytes that complete no frame before
-    /// the connection is declared failed as if the ping timed out. A frame
-    /// still arriving delays a pong once; pongs that keep vanishing into
-    /// bytes mean the receiver waits for a frame that never ends (a length
-    /// field corrupted in transit, which no checksum covers). Default 3:
-    /// a large frame survives a stall or two, a corrupted stream is
-    /// noticed within a few ping intervals. Values below 1 count as 1.
-    pub max_frameless_pings: u32,
+    /// Ping intervals in a row during which a frame had begun to arrive and
+    /// no frame completed before the connection is declared failed
+    /// ([`ConnectionError::FrameStalled`](super::ConnectionError::FrameStalled)),
+    /// whether bytes keep arriving or not. This is how a length field
+    /// corrupted in transit (no checksum covers it) is noticed: the
+    /// receiver then waits for a frame that never ends and swallows every
+    /// later frame, pongs included, while bytes keep flowing. Such a
+    /// connection fails at most `max_frame_stall_intervals + 1` ping
+    /// intervals after the last frame it completed.
+    ///
+    /// It is also the longest a legitimate frame may take to arrive: at
+    /// the default 10 (with the 1 s ping interval), a frame of the maximum
+    /// size (8 MiB) needs about 0.85 MB/s. Raise it for slower links or
+    /// larger frames. Default 10: noticed within 11 s rather than the hours
+    /// the phantom frame's length may take to arrive. Values below 1 count
+    /// as 1.
+    pub max_frame_stall_intervals: u32,
     /// A peer with nothing queued, nothing awaiting acknowledgement, no
     /// received traffic and no user handle for this long closes its
     /// connection and is forgotten by its transport. Default 180 s
@@ -98,7 +111,7 @@ impl Default for PeerConfig {
             reconnect_reset_after: Duration::from_secs(5),
             ping_interval: Duration::from_secs(1),
             ping_timeout: Duration::from_secs(2),
-            max_frameless_pings: 3,
+            max_frame_stall_intervals: 10,
             idle_timeout: Duration::from_secs(180),
             max_pending_pongs: 16,
             max_frame_length: DEFAULT_MAX_FRAME_LENGTH,

@@ -198,7 +198,9 @@ impl Keeper {
                     warn!(%error, "remote speaks an incompatible protocol; will keep retrying quietly");
                 }
             }
-            ConnectionError::Decode(_) | ConnectionError::UnexpectedHandshake => {
+            ConnectionError::Decode(_)
+            | ConnectionError::UnexpectedHandshake
+            | ConnectionError::FrameStalled { .. } => {
                 warn!(%error, "closing a connection that sent undecodable bytes");
             }
             _ => debug!(%error, "connection ended"),

@@ -22,6 +22,7 @@ mod error;
 mod handshake;
 mod keeper;
 mod metrics;
+mod monitor;
 mod outgoing;
 mod queue;
 mod shared;
