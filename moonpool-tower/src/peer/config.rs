@@ -30,6 +30,26 @@ pub struct PeerConfig {
     /// peer does not hoard memory. Reliable packets that were written stay
     /// held for resending but no longer count against this bound.
     pub queue_capacity: usize,
+    /// Packets accepted by a `call` without a queue slot reserved by
+    /// `poll_ready` that may wait to be written at once, beyond
+    /// `queue_capacity`. Such calls are how replies are sent (a reply never
+    /// waits: see [`ReplyPath`](crate::endpoint::ReplyPath)), so their
+    /// number is driven by the remote: one that keeps sending requests but
+    /// stops reading its socket would otherwise grow this queue without
+    /// bound. Beyond it, `call` refuses the packet with
+    /// [`PeerError::Overloaded`](super::PeerError::Overloaded) and counts
+    /// it ([`PeerMetrics::unreserved_refused`](super::PeerMetrics)); a
+    /// refused reply reaches its caller as a timeout, or as
+    /// `MaybeDelivered` when the connection fails. Default 4096: a few
+    /// seconds of replies at a busy server's rate, waiting for a writer
+    /// that is keeping up. Values below 1 count as 1.
+    pub unreserved_capacity: usize,
+    /// Frame bytes of the packets counted by `unreserved_capacity` that may
+    /// wait at once: the bound on their memory. A packet larger than the
+    /// whole budget is accepted only when no other such packet waits.
+    /// Default 64 MiB (eight frames of the maximum size). Values below 1
+    /// count as 1.
+    pub unreserved_bytes: usize,
     /// How long a connection attempt may take before it counts as failed.
     /// Default 5 s: far above a healthy connect on any network, short enough
     /// that a black-holed address is retried.
@@ -105,6 +125,8 @@ impl Default for PeerConfig {
     fn default() -> Self {
         Self {
             queue_capacity: 1024,
+            unreserved_capacity: 4096,
+            unreserved_bytes: 64 * 1024 * 1024,
             connect_timeout: Duration::from_secs(5),
             handshake_timeout: Duration::from_secs(5),
             reconnect: BackoffConfig::foundationdb(),

@@ -30,6 +30,21 @@ pub enum PeerError {
         /// The configured maximum.
         max: usize,
     },
+    /// The packet came without a queue slot reserved by `poll_ready` (as
+    /// replies do), and the packets already waiting that way reached
+    /// [`PeerConfig::unreserved_capacity`](super::PeerConfig::unreserved_capacity)
+    /// or [`PeerConfig::unreserved_bytes`](super::PeerConfig::unreserved_bytes):
+    /// the connection does not drain (a remote that stops reading). The
+    /// packet is dropped and counted
+    /// ([`PeerMetrics::unreserved_refused`](super::PeerMetrics::unreserved_refused)).
+    /// Wait in `poll_ready` to be backpressured instead.
+    #[error("peer {} is overloaded: {waiting} packets queued without a slot wait already", DisplayAddress(.address))]
+    Overloaded {
+        /// The remote address, `None` for an anonymous peer.
+        address: Option<NetworkAddress>,
+        /// Packets queued without a slot that are waiting to be written.
+        waiting: usize,
+    },
 }
 
 struct DisplayAddress<'a>(&'a Option<NetworkAddress>);

@@ -130,6 +130,10 @@ pub struct PeerMetrics {
     pub failures: FailureCounts,
     /// Unreliable packets discarded unsent because a connection ended.
     pub unreliable_discarded: u64,
+    /// Packets refused by `call` because they came without a reserved queue
+    /// slot and too many such packets waited
+    /// ([`PeerError::Overloaded`](super::PeerError::Overloaded)).
+    pub unreserved_refused: u64,
     /// What the peer is doing now.
     pub state: PeerState,
     /// Packets waiting to be written.
@@ -166,6 +170,7 @@ pub(crate) struct MetricsCells {
     pub(crate) packets_received: AtomicU64,
     pub(crate) connections: AtomicU64,
     pub(crate) unreliable_discarded: AtomicU64,
+    pub(crate) unreserved_refused: AtomicU64,
     failures: [AtomicU64; CAUSES],
     state: AtomicU8,
 }
@@ -211,6 +216,7 @@ impl MetricsCells {
                 shutdown: failure(FailureCause::Shutdown),
             },
             unreliable_discarded: load(&self.unreliable_discarded),
+            unreserved_refused: load(&self.unreserved_refused),
             state: self.state(),
             queue_depth,
             reliable_outstanding,

@@ -125,11 +125,7 @@ impl NodeContext {
 
     fn new_peer(&self, address: Option<NetworkAddress>) -> Arc<PeerShared> {
         let config = &self.config.peer;
-        Arc::new(PeerShared::new(
-            address,
-            config.queue_capacity,
-            config.max_frame_length,
-        ))
+        Arc::new(PeerShared::new(address, config))
     }
 
     /// Hands an incoming connection to the peer of the address it announced,
