@@ -23,12 +23,31 @@ pub struct AcceptConfig {
     /// before accepting again. Default 100 ms: errors of that kind persist
     /// for a while, and retrying at once would spin.
     pub error_pause: Duration,
+    /// Accepted connections whose handshake may be under way at once. A
+    /// connection accepted beyond it is closed at once, before its
+    /// handshake (counted in [`AcceptMetrics::refused_handshaking`](super::AcceptMetrics)).
+    /// Default 1024: each costs a task and a buffer for up to the peer's
+    /// handshake timeout (5 s), so a flood of connections that never
+    /// complete one cannot grow memory without bound, while the whole
+    /// cluster reconnecting to a restarted server still fits. Values below
+    /// 1 count as 1.
+    pub max_handshaking: usize,
+    /// Anonymous peers (clients that announced no listening address, each
+    /// with its own connection and keeper task) kept at once. A connection
+    /// that completes its handshake as one more is closed at once (counted
+    /// in [`AcceptMetrics::refused_anonymous`](super::AcceptMetrics)).
+    /// Default 10 000: far above the clients a server process normally
+    /// serves, low enough that a connection flood cannot exhaust memory.
+    /// Values below 1 count as 1.
+    pub max_anonymous_peers: usize,
 }
 
 impl Default for AcceptConfig {
     fn default() -> Self {
         Self {
             error_pause: Duration::from_millis(100),
+            max_handshaking: 1024,
+            max_anonymous_peers: 10_000,
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use moonpool_codec::NetworkAddress;
@@ -10,6 +11,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio_util::sync::CancellationToken;
 
+use super::admission::{Admission, Slot};
 use super::tasks::TaskSet;
 use super::{InboundHandler, TransportConfig};
 use crate::backoff::{BackoffConfigError, JitteredBackoff};
@@ -25,6 +27,8 @@ pub(crate) struct NodeContext {
     pub(crate) shutdown: CancellationToken,
     /// Makes each keeper's reconnection schedule (validated at build).
     pub(crate) backoff: JitteredBackoff,
+    /// The limits on incoming connections.
+    pub(crate) admission: Admission,
     connector: Mutex<BoxConnector>,
     tasks: Arc<TaskSet>,
     rng: Mutex<StdRng>,
@@ -42,6 +46,7 @@ impl NodeContext {
     ) -> Result<Self, BackoffConfigError> {
         let backoff = JitteredBackoff::new(config.peer.reconnect, StdRng::from_rng(&mut rng))?;
         Ok(Self {
+            admission: Admission::new(&config.accept),
             config,
             local,
             handler,
@@ -88,7 +93,7 @@ impl NodeContext {
             (Peer::new(shared), created)
         };
         if let Some(created) = created {
-            self.start_keeper(created);
+            self.start_keeper(created, None, None);
         }
         peer
     }
@@ -116,8 +121,13 @@ impl NodeContext {
 
     /// Starts the keeper of a peer just made. If it cannot be started (the
     /// transport shut down meanwhile), the peer is removed and closed.
-    fn start_keeper(self: &Arc<Self>, shared: Arc<PeerShared>) {
-        if !spawn_keeper(self, shared.clone(), None) {
+    fn start_keeper(
+        self: &Arc<Self>,
+        shared: Arc<PeerShared>,
+        first: Option<Established>,
+        slot: Option<Slot>,
+    ) {
+        if !spawn_keeper(self, shared.clone(), first, slot) {
             self.remove(&shared);
             shared.close();
         }
@@ -128,9 +138,12 @@ impl NodeContext {
         Arc::new(PeerShared::new(address, config))
     }
 
-    /// Hands an incoming connection to the peer of the address it announced,
-    /// or to a new anonymous peer if it announced none.
-    pub(crate) fn attach_incoming(self: &Arc<Self>, connection: Established) {
+    /// Hands an incoming connection from `from` to the peer of the address
+    /// it announced, or to a new anonymous peer if it announced none (as
+    /// long as fewer than
+    /// [`AcceptConfig::max_anonymous_peers`](super::AcceptConfig::max_anonymous_peers)
+    /// exist; beyond that, the connection is closed).
+    pub(crate) fn attach_incoming(self: &Arc<Self>, connection: Established, from: SocketAddr) {
         match connection
             .remote
             .listen
@@ -147,15 +160,18 @@ impl NodeContext {
                 // Closed outside the lock: dropping an I/O object is user code.
                 drop(replaced);
                 if let Some(created) = created {
-                    self.start_keeper(created);
+                    self.start_keeper(created, None, None);
                 }
             }
             None => {
                 if self.shutdown.is_cancelled() {
                     return;
                 }
+                let Some(slot) = self.admission.anonymous_peer(from) else {
+                    return;
+                };
                 // Not started after shutdown: the connection is dropped.
-                let _ = spawn_keeper(self, self.new_peer(None), Some(connection));
+                let _ = spawn_keeper(self, self.new_peer(None), Some(connection), Some(slot));
             }
         }
     }
@@ -205,7 +221,7 @@ mod tests {
     use crate::transport::DiscardInbound;
 
     fn context() -> Arc<NodeContext> {
-        let refuse = tower::service_fn(|_: std::net::SocketAddr| async {
+        let refuse = tower::service_fn(|_: SocketAddr| async {
             Err::<tokio::io::DuplexStream, _>(std::io::Error::from(
                 std::io::ErrorKind::ConnectionRefused,
             ))

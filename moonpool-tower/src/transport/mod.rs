@@ -16,6 +16,7 @@
 //! unreliable packets are discarded, as on any connection end).
 
 mod accept;
+mod admission;
 mod config;
 mod context;
 mod inbound;
@@ -32,6 +33,7 @@ use rand::rngs::StdRng;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tower::BoxError;
 
+pub use admission::AcceptMetrics;
 pub use config::{AcceptConfig, EndpointConfig, TransportConfig};
 pub use inbound::{DiscardInbound, Inbound, InboundChannel, InboundHandler};
 
@@ -111,6 +113,12 @@ impl Transport {
     /// The addresses of the peers the transport currently keeps.
     pub fn peer_addresses(&self) -> Vec<NetworkAddress> {
         self.handle.ctx.peer_addresses()
+    }
+
+    /// A snapshot of the incoming-connection counters: accepted, refused by
+    /// the limits of [`AcceptConfig`], in handshake now, anonymous peers now.
+    pub fn accept_metrics(&self) -> AcceptMetrics {
+        self.handle.ctx.admission.metrics()
     }
 
     /// Stops accepting, closes every connection and every peer (queued
