@@ -1,5 +1,6 @@
-//! The transport's limits on incoming connections: in their handshake at
-//! once, and anonymous peers. Paused time, in-memory connections.
+//! The transport's limits: on incoming connections in their handshake, on
+//! anonymous peers, and on the capacities a configuration may ask for.
+//! Paused time, in-memory connections.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -9,9 +10,13 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use moonpool_codec::PacketCodec;
-use moonpool_tower::peer::{HANDSHAKE_TOKEN, Outgoing};
-use moonpool_tower::transport::{AcceptConfig, AcceptMetrics, TransportConfig};
+use moonpool_tower::peer::{HANDSHAKE_TOKEN, Outgoing, PeerConfig};
+use moonpool_tower::transport::{
+    AcceptConfig, AcceptMetrics, EndpointConfig, Transport, TransportConfig, TransportConfigError,
+};
 use peer_support::{MemoryNet, addr, eventually, number, packet};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use tokio::io::AsyncReadExt;
 use tokio_util::codec::Framed;
 
@@ -101,4 +106,51 @@ async fn anonymous_peers_beyond_the_limit_are_closed_until_one_goes() {
     first.transport.shutdown().await;
     assert_eq!(number(&server.recv(WITHIN).await.packet), 2);
     assert_eq!(server.transport.accept_metrics().anonymous_peers, 1);
+}
+
+#[tokio::test]
+async fn build_refuses_capacities_too_large_to_enforce() {
+    let max = tokio::sync::Semaphore::MAX_PERMITS;
+    let build = |config: TransportConfig| {
+        Transport::builder(MemoryNet::default().connector(), StdRng::seed_from_u64(1))
+            .config(config)
+            .build()
+    };
+    let queue = TransportConfig {
+        peer: PeerConfig {
+            queue_capacity: max + 1,
+            ..PeerConfig::default()
+        },
+        ..TransportConfig::default()
+    };
+    assert_eq!(
+        build(queue).unwrap_err(),
+        TransportConfigError::CapacityTooLarge {
+            field: "peer.queue_capacity",
+            value: max + 1,
+            max,
+        }
+    );
+    let stream = TransportConfig {
+        endpoint: EndpointConfig {
+            request_stream_capacity: usize::MAX,
+        },
+        ..TransportConfig::default()
+    };
+    assert!(matches!(
+        build(stream),
+        Err(TransportConfigError::CapacityTooLarge {
+            field: "endpoint.request_stream_capacity",
+            ..
+        })
+    ));
+    let at_the_limit = TransportConfig {
+        peer: PeerConfig {
+            queue_capacity: max,
+            ..PeerConfig::default()
+        },
+        ..TransportConfig::default()
+    };
+    let transport = build(at_the_limit).unwrap();
+    assert!(!transport.peer(addr("10.0.0.1:1").into()).is_closed());
 }

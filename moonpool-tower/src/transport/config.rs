@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
+
+use super::TransportConfigError;
 use crate::peer::PeerConfig;
 
 /// The tunables of a [`Transport`](super::Transport): its peers' and its
@@ -70,3 +73,53 @@ impl Default for EndpointConfig {
         }
     }
 }
+
+impl TransportConfig {
+    /// Checks that a transport can run with this configuration: the
+    /// reconnection schedule is valid and every capacity fits in the
+    /// bounded queues that enforce it. [`TransportBuilder::build`](super::TransportBuilder::build)
+    /// calls it.
+    ///
+    /// ```
+    /// use moonpool_tower::transport::{TransportConfig, TransportConfigError};
+    ///
+    /// let mut config = TransportConfig::default();
+    /// assert_eq!(config.validate(), Ok(()));
+    /// config.peer.queue_capacity = usize::MAX;
+    /// assert!(matches!(
+    ///     config.validate(),
+    ///     Err(TransportConfigError::CapacityTooLarge { field: "peer.queue_capacity", .. })
+    /// ));
+    /// ```
+    pub fn validate(&self) -> Result<(), TransportConfigError> {
+        self.peer.reconnect.validate()?;
+        let capacities = [
+            ("peer.queue_capacity", self.peer.queue_capacity),
+            ("peer.unreserved_capacity", self.peer.unreserved_capacity),
+            ("peer.unreserved_bytes", self.peer.unreserved_bytes),
+            (
+                "endpoint.request_stream_capacity",
+                self.endpoint.request_stream_capacity,
+            ),
+            ("accept.max_handshaking", self.accept.max_handshaking),
+            (
+                "accept.max_anonymous_peers",
+                self.accept.max_anonymous_peers,
+            ),
+        ];
+        for (field, value) in capacities {
+            if value > MAX_CAPACITY {
+                return Err(TransportConfigError::CapacityTooLarge {
+                    field,
+                    value,
+                    max: MAX_CAPACITY,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The largest bound a tokio semaphore or bounded channel can keep: beyond
+/// it, their constructors panic.
+const MAX_CAPACITY: usize = Semaphore::MAX_PERMITS;

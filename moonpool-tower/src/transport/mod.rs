@@ -19,6 +19,7 @@ mod accept;
 mod admission;
 mod config;
 mod context;
+mod error;
 mod inbound;
 mod tasks;
 
@@ -35,12 +36,12 @@ use tower::BoxError;
 
 pub use admission::AcceptMetrics;
 pub use config::{AcceptConfig, EndpointConfig, TransportConfig};
+pub use error::TransportConfigError;
 pub use inbound::{DiscardInbound, Inbound, InboundChannel, InboundHandler};
 
 pub(crate) use context::NodeContext;
 use tasks::TaskSet;
 
-use crate::backoff::BackoffConfigError;
 use crate::endpoint::EndpointRouter;
 use crate::executor::{Executor, SharedExecutor, TokioExecutor, share};
 use crate::net::{BoxConnector, BoxIncoming, box_connector, box_incoming};
@@ -188,10 +189,11 @@ impl TransportBuilder {
     /// Must be called where the executor can spawn (inside a tokio runtime
     /// for the default one).
     ///
-    /// Fails if the configuration's reconnection schedule
-    /// ([`PeerConfig::reconnect`](crate::peer::PeerConfig::reconnect)) is
-    /// invalid.
-    pub fn build(mut self) -> Result<Transport, BackoffConfigError> {
+    /// Fails if the configuration is invalid (see
+    /// [`TransportConfig::validate`]): an invalid reconnection schedule, or
+    /// a capacity too large to enforce.
+    pub fn build(mut self) -> Result<Transport, TransportConfigError> {
+        self.config.validate()?;
         let (local, incoming) = match self.listen {
             Some((address, incoming)) => (Some(address), Some(incoming)),
             None => (None, None),
