@@ -69,8 +69,12 @@ pub struct PeerConfig {
     pub reconnect: BackoffConfig,
     /// A connection that stayed up this long restarts the reconnection
     /// schedule at its initial delay. Default 5 s (`RECONNECTION_RESET_TIME`): a
-    /// flapping connection keeps backing off, a healthy one that breaks once
-    /// reconnects at once.
+    /// flapping connection keeps backing off, a healthy one that breaks
+    /// once reconnects after the initial delay of `reconnect` (50 ms,
+    /// jittered, by default), not after the longer delay its earlier
+    /// failures had reached. A reconnection after a connection failed
+    /// always waits one delay of the schedule, so a remote that accepts
+    /// and then closes at once is not dialed in a loop.
     pub reconnect_reset_after: Duration,
     /// A connection on which nothing was received for this long is pinged.
     /// Also the period at which the connection monitor checks that frames
