@@ -7,7 +7,8 @@
 //! packets arrive at least once, in send order on each connection, never
 //! with a gap, twice only on two different connections; unreliable packets
 //! arrive at most once. Every run must take the reconnection, checksum
-//! failure, ping timeout and queue-full backpressure paths (full coverage).
+//! failure, connection-monitor (ping timeout or frame stall) and queue-full
+//! backpressure paths (full coverage).
 //!
 //! Replay a failing seed with the command the runner prints
 //! (`MOONPOOL_SEED=<n> cargo test -p moonpool-tests --test peer_chaos -- <test> --exact`);
@@ -94,16 +95,20 @@ fn delivery_guarantees_hold_under_connection_faults_for_a_thousand_seeds() {
 /// makes the decoder wait for a frame that never ends. The monitor counted
 /// raw bytes as life, so the remote's pongs, swallowed by the phantom frame,
 /// kept the connection up forever: nothing more was decoded on it (here the
-/// server's acknowledgements) and nothing was resent. Pings answered only by
-/// bytes that complete no frame now fail the connection
-/// (`PeerConfig::max_frameless_pings`).
+/// server's acknowledgements) and nothing was resent. A frame that has begun
+/// and does not complete within `PeerConfig::max_frame_stall_intervals` ping
+/// intervals now fails the connection, whether bytes keep arriving or not;
+/// the run must take that path.
 #[test]
 fn a_flipped_length_field_does_not_leave_a_zombie_connection() {
-    run(
-        Scenario {
-            faults: FaultMix::LENGTH_FLIPS,
-            ..SERVER_UP
-        },
-        20,
-    );
+    let report = simulation(Scenario {
+        faults: FaultMix::LENGTH_FLIPS,
+        ..SERVER_UP
+    })
+    .expect_sometimes(["peer frame stall"])
+    .iterations(Iterations::Fixed(20))
+    .run()
+    .unwrap();
+    println!("{report}");
+    report.assert_passed();
 }

@@ -79,6 +79,13 @@ async fn a_connection_that_stayed_up_restarts_the_schedule() {
         .into_iter()
         .filter(|at| *at >= failed_at)
         .collect();
+    // Not at once: the first attempt waits the initial delay, the next
+    // the one after it.
+    let first = after[0] - failed_at;
+    assert!(
+        is_delay_of_attempt(first, 0),
+        "the initial delay: {first:?}"
+    );
     let gap = after[1] - after[0];
     assert!(is_delay_of_attempt(gap, 1), "back near the start: {gap:?}");
 }

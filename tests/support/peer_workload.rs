@@ -49,7 +49,7 @@ pub(crate) const ACK: u64 = 3;
 pub(crate) const PEER_PATHS: [&str; 4] = [
     "peer reconnected",
     "peer checksum failure",
-    "peer ping timeout",
+    "peer monitor failure",
     "peer queue full backpressure",
 ];
 
@@ -254,10 +254,20 @@ pub(crate) async fn watch_failures(peer: Peer) {
                 ),
                 "peer checksum failure"
             );
+            // The monitor fails a connection for silence (a half-open one)
+            // or for a stream that stopped forming frames (a corrupted
+            // length field): either is the monitor's path.
             sometimes!(
-                matches!(*error, ConnectionError::PingTimeout { .. }),
-                "peer ping timeout"
+                matches!(
+                    *error,
+                    ConnectionError::PingTimeout { .. } | ConnectionError::FrameStalled { .. }
+                ),
+                "peer monitor failure"
             );
+            // Registered only when seen: required only where declared.
+            if matches!(*error, ConnectionError::FrameStalled { .. }) {
+                sometimes!(true, "peer frame stall");
+            }
         }
         if now.state == PeerState::Closed {
             break;

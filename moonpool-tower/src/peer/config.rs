@@ -30,6 +30,26 @@ pub struct PeerConfig {
     /// peer does not hoard memory. Reliable packets that were written stay
     /// held for resending but no longer count against this bound.
     pub queue_capacity: usize,
+    /// Packets accepted by a `call` without a queue slot reserved by
+    /// `poll_ready` that may wait to be written at once, beyond
+    /// `queue_capacity`. Such calls are how replies are sent (a reply never
+    /// waits: see [`ReplyPath`](crate::endpoint::ReplyPath)), so their
+    /// number is driven by the remote: one that keeps sending requests but
+    /// stops reading its socket would otherwise grow this queue without
+    /// bound. Beyond it, `call` refuses the packet with
+    /// [`PeerError::Overloaded`](super::PeerError::Overloaded) and counts
+    /// it ([`PeerMetrics::unreserved_refused`](super::PeerMetrics)); a
+    /// refused reply reaches its caller as a timeout, or as
+    /// `MaybeDelivered` when the connection fails. Default 4096: a few
+    /// seconds of replies at a busy server's rate, waiting for a writer
+    /// that is keeping up. Values below 1 count as 1.
+    pub unreserved_capacity: usize,
+    /// Frame bytes of the packets counted by `unreserved_capacity` that may
+    /// wait at once: the bound on their memory. A packet larger than the
+    /// whole budget is accepted only when no other such packet waits.
+    /// Default 64 MiB (eight frames of the maximum size). Values below 1
+    /// count as 1.
+    pub unreserved_bytes: usize,
     /// How long a connection attempt may take before it counts as failed.
     /// Default 5 s: far above a healthy connect on any network, short enough
     /// that a black-holed address is retried.
@@ -49,24 +69,41 @@ pub struct PeerConfig {
     pub reconnect: BackoffConfig,
     /// A connection that stayed up this long restarts the reconnection
     /// schedule at its initial delay. Default 5 s (`RECONNECTION_RESET_TIME`): a
-    /// flapping connection keeps backing off, a healthy one that breaks once
-    /// reconnects at once.
+    /// flapping connection keeps backing off, a healthy one that breaks
+    /// once reconnects after the initial delay of `reconnect` (50 ms,
+    /// jittered, by default), not after the longer delay its earlier
+    /// failures had reached. A reconnection after a connection failed
+    /// always waits one delay of the schedule, so a remote that accepts
+    /// and then closes at once is not dialed in a loop.
     pub reconnect_reset_after: Duration,
     /// A connection on which nothing was received for this long is pinged.
-    /// Default 1 s (`CONNECTION_MONITOR_LOOP_TIME`).
+    /// Also the period at which the connection monitor checks that frames
+    /// keep completing (see `max_frame_stall_intervals`). Default 1 s
+    /// (`CONNECTION_MONITOR_LOOP_TIME`).
     pub ping_interval: Duration,
     /// A pinged connection on which nothing at all (pong or other bytes)
-    /// arrives for this long is declared failed: this is how a half-open
-    /// connection is noticed. Default 2 s (`CONNECTION_MONITOR_TIMEOUT`).
+    /// arrives for this long is declared failed
+    /// ([`ConnectionError::PingTimeout`](super::ConnectionError::PingTimeout)):
+    /// this is how a half-open connection is noticed. Default 2 s
+    /// (`CONNECTION_MONITOR_TIMEOUT`).
     pub ping_timeout: Duration,
-    /// Pings in a row answered only by bytes that complete no frame before
-    /// the connection is declared failed as if the ping timed out. A frame
-    /// still arriving delays a pong once; pongs that keep vanishing into
-    /// bytes mean the receiver waits for a frame that never ends (a length
-    /// field corrupted in transit, which no checksum covers). Default 3:
-    /// a large frame survives a stall or two, a corrupted stream is
-    /// noticed within a few ping intervals. Values below 1 count as 1.
-    pub max_frameless_pings: u32,
+    /// Ping intervals in a row during which a frame had begun to arrive and
+    /// no frame completed before the connection is declared failed
+    /// ([`ConnectionError::FrameStalled`](super::ConnectionError::FrameStalled)),
+    /// whether bytes keep arriving or not. This is how a length field
+    /// corrupted in transit (no checksum covers it) is noticed: the
+    /// receiver then waits for a frame that never ends and swallows every
+    /// later frame, pongs included, while bytes keep flowing. Such a
+    /// connection fails at most `max_frame_stall_intervals + 1` ping
+    /// intervals after the last frame it completed.
+    ///
+    /// It is also the longest a legitimate frame may take to arrive: at
+    /// the default 10 (with the 1 s ping interval), a frame of the maximum
+    /// size (8 MiB) needs about 0.85 MB/s. Raise it for slower links or
+    /// larger frames. Default 10: noticed within 11 s rather than the hours
+    /// the phantom frame's length may take to arrive. Values below 1 count
+    /// as 1.
+    pub max_frame_stall_intervals: u32,
     /// A peer with nothing queued, nothing awaiting acknowledgement, no
     /// received traffic and no user handle for this long closes its
     /// connection and is forgotten by its transport. Default 180 s
@@ -92,13 +129,15 @@ impl Default for PeerConfig {
     fn default() -> Self {
         Self {
             queue_capacity: 1024,
+            unreserved_capacity: 4096,
+            unreserved_bytes: 64 * 1024 * 1024,
             connect_timeout: Duration::from_secs(5),
             handshake_timeout: Duration::from_secs(5),
             reconnect: BackoffConfig::foundationdb(),
             reconnect_reset_after: Duration::from_secs(5),
             ping_interval: Duration::from_secs(1),
             ping_timeout: Duration::from_secs(2),
-            max_frameless_pings: 3,
+            max_frame_stall_intervals: 10,
             idle_timeout: Duration::from_secs(180),
             max_pending_pongs: 16,
             max_frame_length: DEFAULT_MAX_FRAME_LENGTH,

@@ -1,12 +1,11 @@
-//! One live connection: its reader, its writer, its monitor, and the
-//! supervisor that ends it for shutdown, idleness or a better connection.
+//! One live connection: its reader, its writer, its monitor (see
+//! `monitor.rs`), and the supervisor that ends it for shutdown, idleness or a better connection.
 //!
 //! The four run as one future inside the keeper's task; the first to finish
 //! ends the connection and says why.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::{SinkExt, StreamExt};
 use moonpool_codec::{NetworkAddress, Packet};
@@ -18,6 +17,7 @@ use super::error::ConnectionError;
 use super::handshake::{HANDSHAKE_TOKEN, Handshake, Probe};
 use super::keeper::{idle_expired, next_attached};
 use super::metrics::MetricsCells;
+use super::monitor::{self, ReadProgress};
 use super::shared::{PeerShared, lock};
 use super::wire::Wire;
 use crate::transport::NodeContext;
@@ -121,15 +121,13 @@ pub(crate) async fn run(
             mut writer,
             received,
         } = wire;
+        let progress = ReadProgress::new(received, reader.read_buffer().len());
         let control = Control {
             probes: Mutex::new(VecDeque::new()),
             ready: Notify::new(),
             max_pending_pongs: config.max_pending_pongs,
         };
         let metrics = &shared.metrics;
-        // Frames decoded, for the monitor: bytes alone may belong to a frame
-        // that never ends.
-        let decoded = AtomicU64::new(0);
 
         let read = async {
             loop {
@@ -138,7 +136,7 @@ pub(crate) async fn run(
                     Some(Err(error)) => return ConnectionError::from_wire(error),
                     Some(Ok(packet)) => packet,
                 };
-                decoded.fetch_add(1, Ordering::Relaxed);
+                progress.frame_decoded(packet.frame_len());
                 MetricsCells::add(&metrics.bytes_received, packet.frame_len() as u64);
                 if let Some(probe) = Probe::from_packet(&packet) {
                     if let Probe::Ping(nonce) = probe {
@@ -191,50 +189,9 @@ pub(crate) async fn run(
             }
         };
 
-        // Pings a connection on which nothing arrived for a ping interval;
-        // fails it if nothing at all arrives within the ping timeout after,
-        // or if pings keep being answered by bytes that complete no frame.
-        let monitor = async {
-            let mut seen = received.load(Ordering::Relaxed);
-            let mut nonce = 0u64;
-            let mut frames_checked = decoded.load(Ordering::Relaxed);
-            let mut frameless = 0u32;
-            loop {
-                tokio::time::sleep(config.ping_interval).await;
-                let now_seen = received.load(Ordering::Relaxed);
-                if now_seen != seen {
-                    seen = now_seen;
-                    continue;
-                }
-                nonce = nonce.wrapping_add(1);
-                trace!(nonce, "pinging an idle connection");
-                control.push(Probe::Ping(nonce));
-                tokio::time::sleep(config.ping_timeout).await;
-                let after = received.load(Ordering::Relaxed);
-                if after == now_seen {
-                    return ConnectionError::PingTimeout {
-                        timeout: config.ping_timeout,
-                    };
-                }
-                let frames = decoded.load(Ordering::Relaxed);
-                frameless = if frames == frames_checked {
-                    frameless + 1
-                } else {
-                    0
-                };
-                frames_checked = frames;
-                if frameless >= config.max_frameless_pings.max(1) {
-                    debug!(
-                        frameless,
-                        "pings answered only by bytes that complete no frame"
-                    );
-                    return ConnectionError::PingTimeout {
-                        timeout: config.ping_timeout,
-                    };
-                }
-                seen = after;
-            }
-        };
+        let monitor = monitor::watch(config, &progress, |nonce| {
+            control.push(Probe::Ping(nonce));
+        });
 
         let supervise = async {
             loop {

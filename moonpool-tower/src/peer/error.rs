@@ -30,6 +30,21 @@ pub enum PeerError {
         /// The configured maximum.
         max: usize,
     },
+    /// The packet came without a queue slot reserved by `poll_ready` (as
+    /// replies do), and the packets already waiting that way reached
+    /// [`PeerConfig::unreserved_capacity`](super::PeerConfig::unreserved_capacity)
+    /// or [`PeerConfig::unreserved_bytes`](super::PeerConfig::unreserved_bytes):
+    /// the connection does not drain (a remote that stops reading). The
+    /// packet is dropped and counted
+    /// ([`PeerMetrics::unreserved_refused`](super::PeerMetrics::unreserved_refused)).
+    /// Wait in `poll_ready` to be backpressured instead.
+    #[error("peer {} is overloaded: {waiting} packets queued without a slot wait already", DisplayAddress(.address))]
+    Overloaded {
+        /// The remote address, `None` for an anonymous peer.
+        address: Option<NetworkAddress>,
+        /// Packets queued without a slot that are waiting to be written.
+        waiting: usize,
+    },
 }
 
 struct DisplayAddress<'a>(&'a Option<NetworkAddress>);
@@ -111,15 +126,27 @@ pub enum ConnectionError {
     /// The remote closed the connection.
     #[error("closed by the remote")]
     Closed,
-    /// Nothing was received within the ping timeout after a ping (the
-    /// connection is presumed half-open), or pings were answered only by
-    /// bytes that completed no frame
-    /// ([`PeerConfig::max_frameless_pings`](super::PeerConfig::max_frameless_pings)
-    /// times in a row: the stream lost its frame boundaries).
+    /// Nothing was received within the ping timeout after a ping: the
+    /// connection is presumed half-open.
     #[error("no pong and no data within {timeout:?} of a ping")]
     PingTimeout {
         /// The configured ping timeout.
         timeout: Duration,
+    },
+    /// A frame began to arrive and no frame completed for
+    /// [`PeerConfig::max_frame_stall_intervals`](super::PeerConfig::max_frame_stall_intervals)
+    /// ping intervals: most likely a length field corrupted in transit, so
+    /// the stream has lost its frame boundaries (or a frame arrived slower
+    /// than the configuration allows).
+    #[error(
+        "no frame completed in {waited:?} while {buffered} bytes of an unfinished frame were buffered"
+    )]
+    FrameStalled {
+        /// How long no frame completed: the ping interval times the
+        /// intervals allowed.
+        waited: Duration,
+        /// Bytes received that belong to no completed frame yet.
+        buffered: u64,
     },
     /// Another connection to the same remote took this one's place
     /// (a reconnect by the remote, or a simultaneous connect lost).
@@ -147,6 +174,7 @@ impl ConnectionError {
             Self::Io(_) => FailureCause::Io,
             Self::Closed => FailureCause::Closed,
             Self::PingTimeout { .. } => FailureCause::PingTimeout,
+            Self::FrameStalled { .. } => FailureCause::FrameStalled,
             Self::Replaced => FailureCause::Replaced,
             Self::Idle => FailureCause::Idle,
             Self::Shutdown => FailureCause::Shutdown,
@@ -183,6 +211,8 @@ pub enum FailureCause {
     Closed,
     /// [`ConnectionError::PingTimeout`].
     PingTimeout,
+    /// [`ConnectionError::FrameStalled`].
+    FrameStalled,
     /// [`ConnectionError::Replaced`].
     Replaced,
     /// [`ConnectionError::Idle`].

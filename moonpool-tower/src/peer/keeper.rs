@@ -7,6 +7,7 @@ use std::time::Duration;
 use moonpool_codec::NetworkAddress;
 use rand::Rng;
 use rand::rngs::StdRng;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 use tower::{Service, ServiceExt};
 use tracing::{Instrument, debug, debug_span, warn};
@@ -22,12 +23,15 @@ use crate::backoff::JitteredBackoffSession;
 use crate::transport::NodeContext;
 
 /// Starts the keeper of `shared` through the node's executor. `first` is an
-/// incoming connection to serve at once (an anonymous peer's only one).
-/// Returns whether it was started (not after shutdown).
+/// incoming connection to serve at once (an anonymous peer's only one);
+/// `admission`, the place the peer takes among the node's anonymous peers,
+/// is held until the keeper ends. Returns whether it was started (not after
+/// shutdown).
 pub(crate) fn spawn_keeper(
     ctx: &Arc<NodeContext>,
     shared: Arc<PeerShared>,
     first: Option<Established>,
+    admission: Option<OwnedSemaphorePermit>,
 ) -> bool {
     let span = debug_span!("peer", address = ?shared.address);
     let keeper = Keeper {
@@ -37,6 +41,7 @@ pub(crate) fn spawn_keeper(
         rng: ctx.fork_rng(),
         backoff: ctx.backoff.session(),
         delay_next_attempt: false,
+        _admission: admission,
     };
     ctx.spawn(keeper.run(first).instrument(span))
 }
@@ -51,6 +56,7 @@ struct Keeper {
     backoff: JitteredBackoffSession,
     /// Whether the next attempt waits a reconnection delay first.
     delay_next_attempt: bool,
+    _admission: Option<OwnedSemaphorePermit>,
 }
 
 enum Wake {
@@ -198,7 +204,9 @@ impl Keeper {
                     warn!(%error, "remote speaks an incompatible protocol; will keep retrying quietly");
                 }
             }
-            ConnectionError::Decode(_) | ConnectionError::UnexpectedHandshake => {
+            ConnectionError::Decode(_)
+            | ConnectionError::UnexpectedHandshake
+            | ConnectionError::FrameStalled { .. } => {
                 warn!(%error, "closing a connection that sent undecodable bytes");
             }
             _ => debug!(%error, "connection ended"),

@@ -63,6 +63,9 @@ pub struct FailureCounts {
     pub closed: u64,
     /// A ping went unanswered: presumed half-open.
     pub ping_timeout: u64,
+    /// No frame completed while one was arriving: the stream lost its frame
+    /// boundaries.
+    pub frame_stalled: u64,
     /// Another connection to the same remote took its place.
     pub replaced: u64,
     /// Closed for idleness.
@@ -83,6 +86,7 @@ impl FailureCounts {
             FailureCause::Io => self.io,
             FailureCause::Closed => self.closed,
             FailureCause::PingTimeout => self.ping_timeout,
+            FailureCause::FrameStalled => self.frame_stalled,
             FailureCause::Replaced => self.replaced,
             FailureCause::Idle => self.idle,
             FailureCause::Shutdown => self.shutdown,
@@ -99,6 +103,7 @@ impl FailureCounts {
             + self.io
             + self.closed
             + self.ping_timeout
+            + self.frame_stalled
             + self.replaced
             + self.idle
             + self.shutdown
@@ -125,6 +130,10 @@ pub struct PeerMetrics {
     pub failures: FailureCounts,
     /// Unreliable packets discarded unsent because a connection ended.
     pub unreliable_discarded: u64,
+    /// Packets refused by `call` because they came without a reserved queue
+    /// slot and too many such packets waited
+    /// ([`PeerError::Overloaded`](super::PeerError::Overloaded)).
+    pub unreserved_refused: u64,
     /// What the peer is doing now.
     pub state: PeerState,
     /// Packets waiting to be written.
@@ -133,7 +142,7 @@ pub struct PeerMetrics {
     pub reliable_outstanding: u64,
 }
 
-const CAUSES: usize = 11;
+const CAUSES: usize = 12;
 
 const fn cause_index(cause: FailureCause) -> usize {
     match cause {
@@ -148,6 +157,7 @@ const fn cause_index(cause: FailureCause) -> usize {
         FailureCause::Replaced => 8,
         FailureCause::Idle => 9,
         FailureCause::Shutdown => 10,
+        FailureCause::FrameStalled => 11,
     }
 }
 
@@ -160,6 +170,7 @@ pub(crate) struct MetricsCells {
     pub(crate) packets_received: AtomicU64,
     pub(crate) connections: AtomicU64,
     pub(crate) unreliable_discarded: AtomicU64,
+    pub(crate) unreserved_refused: AtomicU64,
     failures: [AtomicU64; CAUSES],
     state: AtomicU8,
 }
@@ -199,11 +210,13 @@ impl MetricsCells {
                 io: failure(FailureCause::Io),
                 closed: failure(FailureCause::Closed),
                 ping_timeout: failure(FailureCause::PingTimeout),
+                frame_stalled: failure(FailureCause::FrameStalled),
                 replaced: failure(FailureCause::Replaced),
                 idle: failure(FailureCause::Idle),
                 shutdown: failure(FailureCause::Shutdown),
             },
             unreliable_discarded: load(&self.unreliable_discarded),
+            unreserved_refused: load(&self.unreserved_refused),
             state: self.state(),
             queue_depth,
             reliable_outstanding,

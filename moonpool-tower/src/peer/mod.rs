@@ -12,7 +12,9 @@
 //!   were queued for ends: at-most-once. [`SendReceipt::connection_failed`]
 //!   tells whether that may have happened.
 //! - `poll_ready` is `Pending` while the queue is full and never fails;
-//!   `call` never drops a packet.
+//!   `call` after it never drops a packet. A `call` without a reserved slot
+//!   (how replies are sent: they never wait) is accepted within separate,
+//!   smaller bounds, and refused beyond them.
 //!
 //! Peers are made by a [`Transport`](crate::transport::Transport).
 
@@ -22,6 +24,7 @@ mod error;
 mod handshake;
 mod keeper;
 mod metrics;
+mod monitor;
 mod outgoing;
 mod queue;
 mod shared;
@@ -58,7 +61,11 @@ pub(crate) use wire::Wire;
 /// share it). `poll_ready` waits while [`PeerConfig::queue_capacity`]
 /// packets wait to be written and never returns an error; `call` fails only
 /// for a closed peer or an oversize packet. A `call` without a reserved slot
-/// (a contract violation) is still accepted, beyond the bound, never dropped.
+/// (how [`ReplyPath`](crate::endpoint::ReplyPath) sends replies, which
+/// never wait) is accepted beyond that bound, but only while fewer than
+/// [`PeerConfig::unreserved_capacity`] such packets, of at most
+/// [`PeerConfig::unreserved_bytes`] bytes, wait; beyond, it fails with
+/// [`PeerError::Overloaded`] and the packet is dropped.
 ///
 /// ```no_run
 /// use moonpool_codec::{Packet, Uid};

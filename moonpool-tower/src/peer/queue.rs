@@ -14,14 +14,39 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::outgoing::Delivery;
 
-/// One entry of the unsent list. The permit, if any, is the queue slot the
-/// sender reserved in `poll_ready`: it is released when the entry leaves the
-/// unsent list (written, discarded or cancelled). Resends hold none.
+/// The room a packet takes in the queue's bounds while it waits to be
+/// written: the queue slot its sender reserved in `poll_ready`, or, for a
+/// packet sent without one, a place among those (and its share of their
+/// byte budget). Released when the entry leaves the unsent list (written,
+/// discarded or cancelled). Resends take none.
+#[derive(Debug, Default)]
+pub(crate) struct Slot {
+    _permits: [Option<OwnedSemaphorePermit>; 2],
+}
+
+impl Slot {
+    /// A queue slot reserved by `poll_ready`.
+    pub(crate) fn reserved(permit: OwnedSemaphorePermit) -> Self {
+        Self {
+            _permits: [Some(permit), None],
+        }
+    }
+
+    /// A place among the packets queued without a reserved slot, and its
+    /// bytes.
+    pub(crate) fn unreserved(place: OwnedSemaphorePermit, bytes: OwnedSemaphorePermit) -> Self {
+        Self {
+            _permits: [Some(place), Some(bytes)],
+        }
+    }
+}
+
+/// One entry of the unsent list.
 #[derive(Debug)]
 struct Queued {
     seq: u64,
     unreliable: Option<Packet>,
-    _permit: Option<OwnedSemaphorePermit>,
+    _slot: Slot,
 }
 
 /// The send queue of one peer.
@@ -34,12 +59,7 @@ pub(crate) struct SendQueue {
 
 impl SendQueue {
     /// Appends a packet; returns its sequence number.
-    pub(crate) fn push(
-        &mut self,
-        packet: Packet,
-        delivery: Delivery,
-        permit: Option<OwnedSemaphorePermit>,
-    ) -> u64 {
+    pub(crate) fn push(&mut self, packet: Packet, delivery: Delivery, slot: Slot) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
         let unreliable = match delivery {
@@ -52,7 +72,7 @@ impl SendQueue {
         self.unsent.push_back(Queued {
             seq,
             unreliable,
-            _permit: permit,
+            _slot: slot,
         });
         seq
     }
@@ -84,13 +104,13 @@ impl SendQueue {
     /// original order, ahead of nothing else, and unsent unreliable packets
     /// are discarded. Returns how many were discarded.
     pub(crate) fn connection_ended(&mut self) -> usize {
-        let mut permits = BTreeMap::new();
+        let mut slots = BTreeMap::new();
         let mut discarded = 0;
         for queued in self.unsent.drain(..) {
             if queued.unreliable.is_some() {
                 discarded += 1;
             } else {
-                permits.insert(queued.seq, queued._permit);
+                slots.insert(queued.seq, queued._slot);
             }
         }
         self.unsent = self
@@ -99,7 +119,7 @@ impl SendQueue {
             .map(|&seq| Queued {
                 seq,
                 unreliable: None,
-                _permit: permits.remove(&seq).flatten(),
+                _slot: slots.remove(&seq).unwrap_or_default(),
             })
             .collect();
         discarded
@@ -155,20 +175,20 @@ mod tests {
     #[test]
     fn packets_are_written_in_acceptance_order() {
         let mut queue = SendQueue::default();
-        queue.push(packet(1), Delivery::Reliable, None);
-        queue.push(packet(2), Delivery::Unreliable, None);
-        queue.push(packet(3), Delivery::Reliable, None);
+        queue.push(packet(1), Delivery::Reliable, Slot::default());
+        queue.push(packet(2), Delivery::Unreliable, Slot::default());
+        queue.push(packet(3), Delivery::Reliable, Slot::default());
         assert_eq!(drain(&mut queue), vec![1, 2, 3]);
     }
 
     #[test]
     fn a_connection_end_requeues_reliable_in_order_and_discards_unreliable() {
         let mut queue = SendQueue::default();
-        queue.push(packet(1), Delivery::Reliable, None);
-        queue.push(packet(2), Delivery::Unreliable, None);
+        queue.push(packet(1), Delivery::Reliable, Slot::default());
+        queue.push(packet(2), Delivery::Unreliable, Slot::default());
         assert_eq!(drain(&mut queue), vec![1, 2]);
-        queue.push(packet(3), Delivery::Reliable, None);
-        queue.push(packet(4), Delivery::Unreliable, None);
+        queue.push(packet(3), Delivery::Reliable, Slot::default());
+        queue.push(packet(4), Delivery::Unreliable, Slot::default());
         assert_eq!(queue.connection_ended(), 1);
         assert_eq!(drain(&mut queue), vec![1, 3]);
         assert_eq!(queue.reliable_outstanding(), 2);
@@ -177,8 +197,8 @@ mod tests {
     #[test]
     fn cancel_forgets_a_reliable_packet_and_is_idempotent() {
         let mut queue = SendQueue::default();
-        let first = queue.push(packet(1), Delivery::Reliable, None);
-        queue.push(packet(2), Delivery::Reliable, None);
+        let first = queue.push(packet(1), Delivery::Reliable, Slot::default());
+        queue.push(packet(2), Delivery::Reliable, Slot::default());
         assert!(queue.cancel(first));
         assert!(!queue.cancel(first));
         assert_eq!(drain(&mut queue), vec![2]);
@@ -190,7 +210,7 @@ mod tests {
     fn permits_are_released_when_entries_leave_the_unsent_list() {
         let semaphore = std::sync::Arc::new(tokio::sync::Semaphore::new(2));
         let mut queue = SendQueue::default();
-        let permit = || semaphore.clone().try_acquire_owned().ok();
+        let permit = || Slot::reserved(semaphore.clone().try_acquire_owned().unwrap());
         queue.push(packet(1), Delivery::Reliable, permit());
         queue.push(packet(2), Delivery::Unreliable, permit());
         assert_eq!(semaphore.available_permits(), 0);

@@ -4,14 +4,16 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use moonpool_codec::NetworkAddress;
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, TryAcquireError, watch};
 use tokio::time::Instant;
+use tracing::{debug, warn};
 
+use super::PeerConfig;
 use super::connection::Established;
 use super::error::{ConnectionError, PeerError};
 use super::metrics::{MetricsCells, PeerMetrics, PeerState};
 use super::outgoing::{ConnectionEpoch, Outgoing, ReliableHandle, SendReceipt};
-use super::queue::SendQueue;
+use super::queue::{SendQueue, Slot};
 
 /// Locks a mutex, recovering the data if a holder panicked: every critical
 /// section here leaves the data consistent before anything can panic.
@@ -30,6 +32,9 @@ pub(crate) struct PeerShared {
     queue: Mutex<SendQueue>,
     /// One permit per queue slot.
     pub(crate) semaphore: Arc<Semaphore>,
+    /// The bounds on packets queued without a slot: one permit per packet,
+    /// and one per byte (see `PeerConfig::unreserved_capacity`).
+    unreserved: Unreserved,
     /// Wakes the keeper: something was queued, or the peer closed.
     pub(crate) work: Notify,
     pub(crate) metrics: MetricsCells,
@@ -47,16 +52,15 @@ pub(crate) struct PeerShared {
 }
 
 impl PeerShared {
-    pub(crate) fn new(
-        address: Option<NetworkAddress>,
-        queue_capacity: usize,
-        max_frame_length: usize,
-    ) -> Self {
+    /// A peer configured by `config` (validated: its capacities fit a
+    /// semaphore).
+    pub(crate) fn new(address: Option<NetworkAddress>, config: &PeerConfig) -> Self {
         Self {
             address,
-            max_frame_length,
+            max_frame_length: config.max_frame_length,
             queue: Mutex::new(SendQueue::default()),
-            semaphore: Arc::new(Semaphore::new(queue_capacity.max(1))),
+            semaphore: Arc::new(Semaphore::new(config.queue_capacity.max(1))),
+            unreserved: Unreserved::new(config),
             work: Notify::new(),
             metrics: MetricsCells::default(),
             events: watch::Sender::new(ConnectionEpoch::default()),
@@ -70,12 +74,14 @@ impl PeerShared {
         }
     }
 
-    /// Queues a packet (the body of `Peer::call`).
+    /// Queues a packet (the body of `Peer::call`), in the queue slot
+    /// `permit` reserved, or else in a place among the packets queued
+    /// without one, if one is free.
     pub(crate) fn enqueue(
         &self,
         this: &Arc<Self>,
         outgoing: Outgoing,
-        permit: Option<tokio::sync::OwnedSemaphorePermit>,
+        permit: Option<OwnedSemaphorePermit>,
     ) -> Result<SendReceipt, PeerError> {
         let len = outgoing.packet.frame_len();
         if len > self.max_frame_length {
@@ -84,6 +90,10 @@ impl PeerShared {
                 max: self.max_frame_length,
             });
         }
+        let slot = match permit {
+            Some(permit) => Slot::reserved(permit),
+            None => self.unreserved_slot(len)?,
+        };
         let receipt = {
             let mut queue = lock(&self.queue);
             // Checked under the queue lock: `close` empties the queue under
@@ -94,7 +104,7 @@ impl PeerShared {
                 });
             }
             let delivery = outgoing.delivery;
-            let seq = queue.push(outgoing.packet, delivery, permit);
+            let seq = queue.push(outgoing.packet, delivery, slot);
             // Read under the queue lock, as the keeper bumps it under the
             // same lock: see `SendReceipt` for why this is exact.
             let failures_at_accept = self.events.borrow().failures;
@@ -114,6 +124,38 @@ impl PeerShared {
         self.touch();
         self.work.notify_one();
         Ok(receipt)
+    }
+
+    /// A place for a packet of `len` frame bytes sent without a reserved
+    /// slot, or the error that refuses it.
+    fn unreserved_slot(&self, len: usize) -> Result<Slot, PeerError> {
+        match self.unreserved.try_take(len) {
+            Ok(slot) => Ok(slot),
+            Err(TryAcquireError::Closed) => Err(PeerError::Closed {
+                address: self.address,
+            }),
+            Err(TryAcquireError::NoPermits) => {
+                let refused = self
+                    .metrics
+                    .unreserved_refused
+                    .fetch_add(1, Ordering::Relaxed)
+                    + 1;
+                let waiting = self.unreserved.waiting();
+                // Throttled: a remote that stops reading makes every reply
+                // fail here.
+                if refused.is_power_of_two() {
+                    warn!(address = ?self.address, waiting, refused,
+                        "connection not draining; refusing a packet sent without a queue slot");
+                } else {
+                    debug!(address = ?self.address, waiting, refused,
+                        "refusing a packet sent without a queue slot");
+                }
+                Err(PeerError::Overloaded {
+                    address: self.address,
+                    waiting,
+                })
+            }
+        }
     }
 
     /// Forgets reliable packet `seq`. An acknowledgement is activity: the
@@ -176,6 +218,7 @@ impl PeerShared {
             queue.clear();
         }
         self.semaphore.close();
+        self.unreserved.close();
         drop(lock(&self.attached).take());
         self.set_state(PeerState::Closed);
     }
@@ -184,14 +227,18 @@ impl PeerShared {
         self.closed.load(Ordering::SeqCst)
     }
 
-    /// Hands an incoming connection to the keeper.
-    pub(crate) fn attach(&self, connection: Established) {
+    /// Hands an incoming connection to the keeper. Returns the connection
+    /// to close: an older one the keeper had not taken yet, or this one if
+    /// the peer is closed. The caller drops it (user I/O code) outside its
+    /// locks.
+    #[must_use = "the returned connection is to be dropped outside any lock"]
+    pub(crate) fn attach(&self, connection: Established) -> Option<Established> {
         if self.is_closed() {
-            return;
+            return Some(connection);
         }
         let older = lock(&self.attached).replace(connection);
-        drop(older);
         self.attach_ready.notify_one();
+        older
     }
 
     pub(crate) fn take_attached(&self) -> Option<Established> {
@@ -240,5 +287,46 @@ impl PeerShared {
             (queue.depth() as u64, queue.reliable_outstanding() as u64)
         };
         self.metrics.snapshot(depth, outstanding)
+    }
+}
+
+/// The two bounds on packets queued without a reserved slot.
+struct Unreserved {
+    places: Arc<Semaphore>,
+    capacity: usize,
+    bytes: Arc<Semaphore>,
+    /// The most byte permits one packet takes: the whole budget, so one
+    /// packet of any accepted size fits when no other waits.
+    max_bytes: u32,
+}
+
+impl Unreserved {
+    fn new(config: &PeerConfig) -> Self {
+        let capacity = config.unreserved_capacity.max(1);
+        let bytes = config.unreserved_bytes.max(1);
+        Self {
+            places: Arc::new(Semaphore::new(capacity)),
+            capacity,
+            bytes: Arc::new(Semaphore::new(bytes)),
+            max_bytes: u32::try_from(bytes).unwrap_or(u32::MAX),
+        }
+    }
+
+    fn try_take(&self, len: usize) -> Result<Slot, TryAcquireError> {
+        let place = self.places.clone().try_acquire_owned()?;
+        let share = u32::try_from(len).unwrap_or(u32::MAX).min(self.max_bytes);
+        let bytes = self.bytes.clone().try_acquire_many_owned(share)?;
+        Ok(Slot::unreserved(place, bytes))
+    }
+
+    /// Packets waiting in these places.
+    fn waiting(&self) -> usize {
+        self.capacity
+            .saturating_sub(self.places.available_permits())
+    }
+
+    fn close(&self) {
+        self.places.close();
+        self.bytes.close();
     }
 }

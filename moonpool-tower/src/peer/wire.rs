@@ -11,8 +11,8 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 
 use crate::net::BoxIo;
 
-/// Counts raw bytes read, so the monitor sees progress inside a large
-/// frame that has not finished arriving.
+/// Counts raw bytes read: the monitor's sign of life, and, against the
+/// bytes of decoded frames, how much of an unfinished frame has arrived.
 pub(crate) struct CountingRead<R> {
     inner: R,
     count: Arc<AtomicU64>,

@@ -7,11 +7,14 @@ use futures_util::StreamExt;
 use tracing::{Instrument, debug, debug_span, warn};
 
 use super::NodeContext;
+use super::admission::Slot;
 use crate::net::{BoxIncoming, BoxIo};
 use crate::peer::{Established, Handshake, HandshakeError, Origin, Wire};
 
 /// Accepts connections until shutdown or until the stream ends, and starts
-/// a handshake task for each.
+/// a handshake task for each, as long as fewer than
+/// [`AcceptConfig::max_handshaking`](super::AcceptConfig::max_handshaking)
+/// are in theirs; beyond that, a new connection is closed at once.
 pub(crate) async fn accept_loop(ctx: Arc<NodeContext>, mut incoming: BoxIncoming) {
     loop {
         let accepted = tokio::select! {
@@ -33,17 +36,22 @@ pub(crate) async fn accept_loop(ctx: Arc<NodeContext>, mut incoming: BoxIncoming
                 }
             }
             Some(Ok((io, from))) => {
+                let Some(slot) = ctx.admission.handshake(from) else {
+                    drop(io);
+                    continue;
+                };
                 let span = debug_span!("incoming", %from);
                 // Not started only after shutdown, which ends this loop.
-                let _ = ctx.spawn(handshake_incoming(ctx.clone(), io, from).instrument(span));
+                let _ = ctx.spawn(handshake_incoming(ctx.clone(), io, from, slot).instrument(span));
             }
         }
     }
 }
 
-/// Runs our side of an incoming connection's handshake, then hands the
-/// connection to the peer of the address the remote announced.
-async fn handshake_incoming(ctx: Arc<NodeContext>, io: BoxIo, from: SocketAddr) {
+/// Runs our side of an incoming connection's handshake, holding one of the
+/// handshake places, then hands the connection to the peer of the address
+/// the remote announced.
+async fn handshake_incoming(ctx: Arc<NodeContext>, io: BoxIo, from: SocketAddr, slot: Slot) {
     let config = &ctx.config.peer;
     let mut wire = Wire::new(io, config.max_frame_length);
     let connection_id = ctx.connection_id();
@@ -58,15 +66,19 @@ async fn handshake_incoming(ctx: Arc<NodeContext>, io: BoxIo, from: SocketAddr) 
         () = ctx.shutdown.cancelled() => return,
         remote = exchange => remote,
     };
+    drop(slot);
     match remote {
         Ok(remote) => {
             debug!(connection_id, remote_listen = ?remote.listen, "incoming connection");
-            ctx.attach_incoming(Established {
-                wire,
-                origin: Origin::Incoming,
-                local_id: connection_id,
-                remote,
-            });
+            ctx.attach_incoming(
+                Established {
+                    wire,
+                    origin: Origin::Incoming,
+                    local_id: connection_id,
+                    remote,
+                },
+                from,
+            );
         }
         // The dialing side logs a version mismatch (once per peer); here the
         // remote is not known yet, so it stays at debug.

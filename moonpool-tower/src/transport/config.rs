@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
+
+use super::TransportConfigError;
 use crate::peer::PeerConfig;
 
 /// The tunables of a [`Transport`](super::Transport): its peers' and its
@@ -23,12 +26,31 @@ pub struct AcceptConfig {
     /// before accepting again. Default 100 ms: errors of that kind persist
     /// for a while, and retrying at once would spin.
     pub error_pause: Duration,
+    /// Accepted connections whose handshake may be under way at once. A
+    /// connection accepted beyond it is closed at once, before its
+    /// handshake (counted in [`AcceptMetrics::refused_handshaking`](super::AcceptMetrics)).
+    /// Default 1024: each costs a task and a buffer for up to the peer's
+    /// handshake timeout (5 s), so a flood of connections that never
+    /// complete one cannot grow memory without bound, while the whole
+    /// cluster reconnecting to a restarted server still fits. Values below
+    /// 1 count as 1.
+    pub max_handshaking: usize,
+    /// Anonymous peers (clients that announced no listening address, each
+    /// with its own connection and keeper task) kept at once. A connection
+    /// that completes its handshake as one more is closed at once (counted
+    /// in [`AcceptMetrics::refused_anonymous`](super::AcceptMetrics)).
+    /// Default 10 000: far above the clients a server process normally
+    /// serves, low enough that a connection flood cannot exhaust memory.
+    /// Values below 1 count as 1.
+    pub max_anonymous_peers: usize,
 }
 
 impl Default for AcceptConfig {
     fn default() -> Self {
         Self {
             error_pause: Duration::from_millis(100),
+            max_handshaking: 1024,
+            max_anonymous_peers: 10_000,
         }
     }
 }
@@ -51,3 +73,53 @@ impl Default for EndpointConfig {
         }
     }
 }
+
+impl TransportConfig {
+    /// Checks that a transport can run with this configuration: the
+    /// reconnection schedule is valid and every capacity fits in the
+    /// bounded queues that enforce it. [`TransportBuilder::build`](super::TransportBuilder::build)
+    /// calls it.
+    ///
+    /// ```
+    /// use moonpool_tower::transport::{TransportConfig, TransportConfigError};
+    ///
+    /// let mut config = TransportConfig::default();
+    /// assert_eq!(config.validate(), Ok(()));
+    /// config.peer.queue_capacity = usize::MAX;
+    /// assert!(matches!(
+    ///     config.validate(),
+    ///     Err(TransportConfigError::CapacityTooLarge { field: "peer.queue_capacity", .. })
+    /// ));
+    /// ```
+    pub fn validate(&self) -> Result<(), TransportConfigError> {
+        self.peer.reconnect.validate()?;
+        let capacities = [
+            ("peer.queue_capacity", self.peer.queue_capacity),
+            ("peer.unreserved_capacity", self.peer.unreserved_capacity),
+            ("peer.unreserved_bytes", self.peer.unreserved_bytes),
+            (
+                "endpoint.request_stream_capacity",
+                self.endpoint.request_stream_capacity,
+            ),
+            ("accept.max_handshaking", self.accept.max_handshaking),
+            (
+                "accept.max_anonymous_peers",
+                self.accept.max_anonymous_peers,
+            ),
+        ];
+        for (field, value) in capacities {
+            if value > MAX_CAPACITY {
+                return Err(TransportConfigError::CapacityTooLarge {
+                    field,
+                    value,
+                    max: MAX_CAPACITY,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The largest bound a tokio semaphore or bounded channel can keep: beyond
+/// it, their constructors panic.
+const MAX_CAPACITY: usize = Semaphore::MAX_PERMITS;

@@ -16,9 +16,12 @@
 //! unreliable packets are discarded, as on any connection end).
 
 mod accept;
+mod admission;
 mod config;
 mod context;
+mod error;
 mod inbound;
+mod tasks;
 
 use std::io;
 use std::net::SocketAddr;
@@ -31,12 +34,14 @@ use rand::rngs::StdRng;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tower::BoxError;
 
+pub use admission::AcceptMetrics;
 pub use config::{AcceptConfig, EndpointConfig, TransportConfig};
+pub use error::TransportConfigError;
 pub use inbound::{DiscardInbound, Inbound, InboundChannel, InboundHandler};
 
 pub(crate) use context::NodeContext;
+use tasks::TaskSet;
 
-use crate::backoff::BackoffConfigError;
 use crate::endpoint::EndpointRouter;
 use crate::executor::{Executor, SharedExecutor, TokioExecutor, share};
 use crate::net::{BoxConnector, BoxIncoming, box_connector, box_incoming};
@@ -87,7 +92,7 @@ impl Transport {
     /// The peer of `address`, created on first use. Its keeper connects only
     /// once something is queued.
     pub fn peer(&self, address: NetworkAddress) -> Peer {
-        Peer::new(self.handle.ctx.peer(address))
+        self.handle.ctx.peer(address)
     }
 
     /// The address this node listens at and announces, if it listens.
@@ -111,10 +116,18 @@ impl Transport {
         self.handle.ctx.peer_addresses()
     }
 
+    /// A snapshot of the incoming-connection counters: accepted, refused by
+    /// the limits of [`AcceptConfig`], in handshake now, anonymous peers now.
+    pub fn accept_metrics(&self) -> AcceptMetrics {
+        self.handle.ctx.admission.metrics()
+    }
+
     /// Stops accepting, closes every connection and every peer (queued
     /// packets are dropped; `call` on any handle then fails with
-    /// [`PeerError::Closed`](crate::peer::PeerError::Closed)), and waits
-    /// until every task the transport started has finished.
+    /// [`PeerError::Closed`](crate::peer::PeerError::Closed)), drops the
+    /// endpoint services' calls still running (their replies could no
+    /// longer be sent), and waits until every task the transport started,
+    /// the router's included, has finished. No task is started afterwards.
     pub async fn shutdown(&self) {
         self.handle.ctx.shutdown().await;
     }
@@ -176,19 +189,22 @@ impl TransportBuilder {
     /// Must be called where the executor can spawn (inside a tokio runtime
     /// for the default one).
     ///
-    /// Fails if the configuration's reconnection schedule
-    /// ([`PeerConfig::reconnect`](crate::peer::PeerConfig::reconnect)) is
-    /// invalid.
-    pub fn build(mut self) -> Result<Transport, BackoffConfigError> {
+    /// Fails if the configuration is invalid (see
+    /// [`TransportConfig::validate`]): an invalid reconnection schedule, or
+    /// a capacity too large to enforce.
+    pub fn build(mut self) -> Result<Transport, TransportConfigError> {
+        self.config.validate()?;
         let (local, incoming) = match self.listen {
             Some((address, incoming)) => (Some(address), Some(incoming)),
             None => (None, None),
         };
+        let tasks = Arc::new(TaskSet::new(self.executor));
         // The router answers every packet; what it does not serve goes to
-        // the handler given to `inbound`, if any.
+        // the handler given to `inbound`, if any. Its tasks are the
+        // transport's: counted, dropped at shutdown, refused after it.
         let router = EndpointRouter::new(
             local,
-            self.executor.clone(),
+            tasks.cancelling_executor(),
             StdRng::from_rng(&mut self.rng),
             self.handler,
             self.config.endpoint.clone(),
@@ -198,7 +214,7 @@ impl TransportBuilder {
             local,
             Arc::new(router.clone()),
             self.connector,
-            self.executor,
+            tasks,
             self.rng,
         )?);
         if let Some(incoming) = incoming {
