@@ -77,7 +77,10 @@ pub(crate) struct RouterShared {
 ///   executor;
 /// - `t` is the well-known `EndpointNotFound` token: the payload names a
 ///   token the sender does not serve, and every pending call addressed to
-///   that token at the sender's address fails with `EndpointNotFound`;
+///   that token at the sender's listening address (this node's own for a
+///   local delivery) fails with `EndpointNotFound`. A notice from a sender
+///   without an address (a client that does not listen) fails nothing: no
+///   call can be addressed to such a node;
 /// - otherwise, unless `t` is well-known, the sender is told with a packet
 ///   to its `EndpointNotFound` endpoint naming `t`. A late reply (for a call
 ///   that was cancelled) ends up here too: its sender has no pending call
@@ -288,7 +291,13 @@ impl RouterShared {
     }
 
     /// The sender at `from` serves nothing at the token the packet names:
-    /// fail our calls addressed there.
+    /// fail our calls addressed there, and only there.
+    ///
+    /// `from` is the sender's listening address (this node's own for a
+    /// local delivery). A sender without one (a client that does not
+    /// listen) is the target of no call, so its notice fails nothing: were
+    /// it taken as a wildcard, any client could fail every call this node
+    /// has to a guessable token, at every address.
     fn endpoint_not_found(&self, packet: &Packet, from: Option<NetworkAddress>) {
         let Some(unknown) = decode_not_found(&packet.payload) else {
             debug!(
@@ -297,14 +306,17 @@ impl RouterShared {
             );
             return;
         };
+        let Some(from) = from else {
+            debug!(%unknown, "EndpointNotFound from a sender without an address ignored");
+            return;
+        };
         let failed: Vec<PendingReply> = {
             let mut state = lock(&self.state);
             let tokens: Vec<Uid> = state
                 .pending
                 .iter()
                 .filter(|(_, pending)| {
-                    pending.target.token == unknown
-                        && from.is_none_or(|address| pending.target.address == address)
+                    pending.target.token == unknown && pending.target.address == from
                 })
                 .map(|(token, _)| *token)
                 .collect();
@@ -313,7 +325,7 @@ impl RouterShared {
                 .filter_map(|token| state.pending.remove(token))
                 .collect()
         };
-        trace!(%unknown, calls = failed.len(), "EndpointNotFound received");
+        trace!(%unknown, %from, calls = failed.len(), "EndpointNotFound received");
         for pending in failed {
             let _ = pending.sender.send(Resolution::EndpointNotFound);
         }
