@@ -122,3 +122,34 @@ async fn a_notice_fails_only_the_calls_addressed_to_its_sender() {
     });
     assert_eq!(within(call_a).await.unwrap().unwrap().value, 2);
 }
+
+#[tokio::test]
+async fn a_call_to_an_unregistered_application_well_known_token_resolves_endpoint_not_found() {
+    // The server listens before it serves: a call arriving in between.
+    let (server, address) = listening(7).await;
+    let client = not_listening(8);
+    let rpc = RpcClient::<Num, Num>::new(&client, Endpoint::new(address, GUESSABLE));
+    assert!(matches!(
+        within(rpc.get_reply(Num { value: 1 })).await,
+        Err(RpcError::EndpointNotFound { endpoint }) if endpoint.token == GUESSABLE
+    ));
+    // Once registered, the same call is served.
+    server.router().serve(GUESSABLE, echo()).unwrap();
+    assert_eq!(
+        within(rpc.get_reply(Num { value: 2 })).await.unwrap().value,
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_local_call_to_an_unregistered_application_well_known_token_resolves_endpoint_not_found()
+{
+    let (node, address) = listening(9).await;
+    let rpc = RpcClient::<Num, Num>::new(&node, Endpoint::new(address, GUESSABLE));
+    assert!(rpc.is_local());
+    assert!(matches!(
+        within(rpc.try_get_reply(Num { value: 1 })).await,
+        Err(RpcError::EndpointNotFound { .. })
+    ));
+    assert_eq!(node.router().pending_replies(), 0);
+}

@@ -81,10 +81,15 @@ pub(crate) struct RouterShared {
 ///   local delivery) fails with `EndpointNotFound`. A notice from a sender
 ///   without an address (a client that does not listen) fails nothing: no
 ///   call can be addressed to such a node;
-/// - otherwise, unless `t` is well-known, the sender is told with a packet
-///   to its `EndpointNotFound` endpoint naming `t`. A late reply (for a call
-///   that was cancelled) ends up here too: its sender has no pending call
-///   for the token, so the notice is dropped quietly at the other end.
+/// - otherwise the sender is told with a packet to its `EndpointNotFound`
+///   endpoint naming `t` — application well-known tokens (index
+///   [`WellKnownToken::RESERVED`] and up) included, so a call that arrives
+///   before its endpoint is registered resolves instead of waiting forever.
+///   Only moonpool's own reserved tokens (index below `RESERVED`) are
+///   dropped silently: a notice about the `EndpointNotFound` token itself
+///   would draw another, and so on. A late reply (for a call that was
+///   cancelled) ends up here too: its sender has no pending call for the
+///   token, so the notice is dropped quietly at the other end.
 #[derive(Clone)]
 pub struct EndpointRouter {
     pub(crate) shared: Arc<RouterShared>,
@@ -199,7 +204,7 @@ impl RouterShared {
 
     /// Registers a service; returns its registration id.
     pub(crate) fn register(&self, token: Uid, service: PacketService) -> Result<u64, RouterError> {
-        if token.is_well_known() && token.second < u64::from(WellKnownToken::RESERVED) {
+        if is_reserved(token) {
             return Err(RouterError::ReservedToken { token });
         }
         let mut state = lock(&self.state);
@@ -279,8 +284,10 @@ impl RouterShared {
 
     /// Answers a packet for an unknown token.
     fn not_found(&self, packet: Packet, path: &ReplyPath) {
-        if packet.token.is_well_known() {
-            trace!(token = %packet.token, "packet for an unserved well-known token dropped");
+        // moonpool's own tokens are never answered: a notice about the
+        // EndpointNotFound token itself would draw another, forever.
+        if is_reserved(packet.token) {
+            trace!(token = %packet.token, "packet for an unserved reserved token dropped");
             return;
         }
         trace!(token = %packet.token, "endpoint not found; telling the sender");
@@ -352,6 +359,12 @@ impl RouterShared {
     }
 }
 
+/// Whether `token` is one of moonpool's own well-known tokens (index below
+/// [`WellKnownToken::RESERVED`]).
+fn is_reserved(token: Uid) -> bool {
+    token.is_well_known() && token.second < u64::from(WellKnownToken::RESERVED)
+}
+
 impl InboundHandler for EndpointRouter {
     fn deliver(&self, packet: Packet, from: &Peer) {
         let path = || ReplyPath::peer(from.clone());
@@ -372,5 +385,45 @@ impl std::fmt::Debug for EndpointRouter {
             .field("endpoints", &state.endpoints.len())
             .field("pending", &state.pending.len())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::executor::{TokioExecutor, share};
+    use rand::SeedableRng;
+
+    fn router() -> EndpointRouter {
+        let local = NetworkAddress::new([10, 0, 0, 1].into(), 4500);
+        EndpointRouter::new(
+            Some(local),
+            share(TokioExecutor),
+            StdRng::seed_from_u64(1),
+            None,
+            EndpointConfig::default(),
+        )
+    }
+
+    #[test]
+    fn unserved_reserved_tokens_are_dropped_and_every_other_token_is_answered_not_found() {
+        let router = router();
+        let cases = [
+            (
+                Uid::well_known(WellKnownToken::UnauthorizedEndpoint.index()),
+                false,
+            ),
+            (Uid::well_known(WellKnownToken::RESERVED - 1), false),
+            (Uid::well_known(WellKnownToken::RESERVED), true),
+            (Uid::well_known(1000), true),
+            (Uid::new(7, 7), true),
+        ];
+        for (token, answered) in cases {
+            let target = router.endpoint(token).unwrap();
+            let (_reply_token, mut resolution) = router.shared.open_pending(target);
+            router.deliver_local(Packet::new(token, bytes::Bytes::new()));
+            let notified = matches!(resolution.try_recv(), Ok(Resolution::EndpointNotFound));
+            assert_eq!(notified, answered, "{token}");
+        }
     }
 }
