@@ -40,7 +40,9 @@ struct PendingReply {
 }
 
 struct Registered {
-    service: PacketService,
+    /// Behind a lock of its own (a `BoxCloneService` is not `Sync`) so that
+    /// `route` clones it — the user's `Clone` — after releasing the state's.
+    service: Arc<Mutex<PacketService>>,
     id: u64,
 }
 
@@ -51,6 +53,12 @@ struct RouterState {
     next_id: u64,
 }
 
+/// The router's state and what it needs to dispatch.
+///
+/// The state lock is never held while user code runs: a registered
+/// service's `Clone` and `Drop` (which may drop a `RequestStream`, a
+/// `ReplyPromise` or an RPC response future, each of which locks the state
+/// again) run after the guard is released.
 pub(crate) struct RouterShared {
     state: Mutex<RouterState>,
     local: Option<NetworkAddress>,
@@ -142,7 +150,9 @@ impl EndpointRouter {
     /// Removes the service at `token`. Returns whether one was registered.
     /// Packets that arrive afterwards are answered with `EndpointNotFound`.
     pub fn unregister(&self, token: Uid) -> bool {
-        lock(&self.shared.state).endpoints.remove(&token).is_some()
+        let removed = lock(&self.shared.state).endpoints.remove(&token);
+        // Dropped here, with the state unlocked: see `RouterShared`.
+        removed.is_some()
     }
 
     /// Whether a service is registered at `token`.
@@ -209,10 +219,13 @@ impl RouterShared {
         }
         let mut state = lock(&self.state);
         if state.endpoints.contains_key(&token) || state.pending.contains_key(&token) {
+            // The refused service is dropped after the lock is released.
+            drop(state);
             return Err(RouterError::TokenInUse { token });
         }
         state.next_id += 1;
         let id = state.next_id;
+        let service = Arc::new(Mutex::new(service));
         state.endpoints.insert(token, Registered { service, id });
         debug!(%token, "endpoint registered");
         Ok(id)
@@ -221,11 +234,18 @@ impl RouterShared {
     /// Removes the registration `id` at `token`, if it is still the one
     /// there (a later registration at the same token is left alone).
     pub(crate) fn unregister_id(&self, token: Uid, id: u64) {
-        let mut state = lock(&self.state);
-        if state.endpoints.get(&token).is_some_and(|r| r.id == id) {
-            state.endpoints.remove(&token);
+        let removed = {
+            let mut state = lock(&self.state);
+            if state.endpoints.get(&token).is_some_and(|r| r.id == id) {
+                state.endpoints.remove(&token)
+            } else {
+                None
+            }
+        };
+        if removed.is_some() {
             debug!(%token, "endpoint unregistered");
         }
+        // `removed` is dropped here, with the state unlocked.
     }
 
     /// Opens a pending call to `target`: its fresh reply token and the
@@ -240,7 +260,9 @@ impl RouterShared {
 
     /// Forgets a pending call (resolved, or given up by its caller).
     pub(crate) fn close_pending(&self, token: Uid) {
-        lock(&self.state).pending.remove(&token);
+        let closed = lock(&self.state).pending.remove(&token);
+        // Dropping the sender wakes the receiver: not under the lock.
+        drop(closed);
     }
 
     /// Routes one packet (see [`EndpointRouter`]). Never blocks.
@@ -253,7 +275,7 @@ impl RouterShared {
     /// Routes a packet; gives it back if nothing serves its token.
     fn route(&self, packet: Packet, path: impl FnOnce() -> ReplyPath) -> Option<Packet> {
         let token = packet.token;
-        let service = {
+        let registered = {
             let mut state = lock(&self.state);
             if let Some(pending) = state.pending.remove(&token) {
                 drop(state);
@@ -263,7 +285,7 @@ impl RouterShared {
                 return None;
             }
             match state.endpoints.get(&token) {
-                Some(registered) => registered.service.clone(),
+                Some(registered) => Arc::clone(&registered.service),
                 None if token == WellKnownToken::EndpointNotFound.uid() => {
                     drop(state);
                     self.endpoint_not_found(&packet, path().address());
@@ -272,6 +294,10 @@ impl RouterShared {
                 None => return Some(packet),
             }
         };
+        // The user's `Clone` runs with the state unlocked, and so does the
+        // user's `Drop` if the service was unregistered meanwhile.
+        let service = lock(&registered).clone();
+        drop(registered);
         self.dispatch(
             service,
             IncomingPacket {
