@@ -4,16 +4,14 @@
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, Weak};
-use std::task::{Context, Poll, Waker};
 
 use moonpool_codec::{Endpoint, NetworkAddress, Packet, Uid, WellKnownToken};
 use rand::rngs::StdRng;
 use tokio::sync::oneshot;
-use tower::Service;
-use tower::ServiceExt;
 use tower::util::BoxCloneService;
 use tracing::{debug, trace};
 
+use super::dispatch::{DEFAULT_MAX_HANDLER_TASKS, HandlerTasks, dispatch};
 use super::{IncomingPacket, ReplyPath, RouterError};
 use crate::executor::SharedExecutor;
 use crate::peer::{Peer, lock};
@@ -63,6 +61,8 @@ pub(crate) struct RouterShared {
     state: Mutex<RouterState>,
     local: Option<NetworkAddress>,
     executor: SharedExecutor,
+    /// The tasks of requests not answered at once, and their bound.
+    pub(super) tasks: Arc<HandlerTasks>,
     /// Where packets for unknown tokens go instead of an `EndpointNotFound`
     /// answer, when the transport was given its own inbound handler.
     fallback: Option<Arc<dyn InboundHandler>>,
@@ -82,7 +82,9 @@ pub(crate) struct RouterShared {
 ///   [`ReplyPath`] back to its sender. The service's `poll_ready` and its
 ///   response future are first polled in place (a service that answers at
 ///   once costs no task); the rest runs as a task of the transport's
-///   executor;
+///   executor, at most [`max_handler_tasks`](Self::max_handler_tasks) at
+///   once: beyond that the request is dropped, which a typed endpoint
+///   answers `BrokenPromise`;
 /// - `t` is the well-known `EndpointNotFound` token: the payload names a
 ///   token the sender does not serve, and every pending call addressed to
 ///   that token at the sender's listening address (this node's own for a
@@ -122,6 +124,7 @@ impl EndpointRouter {
                 state: Mutex::new(state),
                 local,
                 executor,
+                tasks: HandlerTasks::new(DEFAULT_MAX_HANDLER_TASKS),
                 fallback,
                 config,
             }),
@@ -298,7 +301,9 @@ impl RouterShared {
         // user's `Drop` if the service was unregistered meanwhile.
         let service = lock(&registered).clone();
         drop(registered);
-        self.dispatch(
+        dispatch(
+            &self.executor,
+            &self.tasks,
             service,
             IncomingPacket {
                 packet,
@@ -361,26 +366,6 @@ impl RouterShared {
         trace!(%unknown, %from, calls = failed.len(), "EndpointNotFound received");
         for pending in failed {
             let _ = pending.sender.send(Resolution::EndpointNotFound);
-        }
-    }
-
-    fn dispatch(&self, mut service: PacketService, incoming: IncomingPacket) {
-        let mut cx = Context::from_waker(Waker::noop());
-        match service.poll_ready(&mut cx) {
-            Poll::Ready(Ok(())) => {
-                let mut future = service.call(incoming);
-                // Polled once here; a later poll from the task registers
-                // the real waker.
-                if future.as_mut().poll(&mut cx).is_pending() {
-                    (self.executor)(Box::pin(async move {
-                        let _ = future.await;
-                    }));
-                }
-            }
-            Poll::Ready(Err(never)) => match never {},
-            Poll::Pending => (self.executor)(Box::pin(async move {
-                let _ = service.oneshot(incoming).await;
-            })),
         }
     }
 }
