@@ -28,6 +28,7 @@
 //! ```
 
 mod dispatch;
+mod not_found;
 mod reply_path;
 mod router;
 mod typed;

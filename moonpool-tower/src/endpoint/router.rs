@@ -12,10 +12,10 @@ use tower::util::BoxCloneService;
 use tracing::{debug, trace};
 
 use super::dispatch::{DEFAULT_MAX_HANDLER_TASKS, HandlerTasks, dispatch};
+use super::not_found::is_reserved;
 use super::{IncomingPacket, ReplyPath, RouterError};
 use crate::executor::SharedExecutor;
 use crate::peer::{Peer, lock};
-use crate::rpc::envelope::{decode_not_found, encode_not_found};
 use crate::transport::{EndpointConfig, InboundHandler};
 
 /// A service registered at a token: takes every packet addressed to it.
@@ -313,49 +313,15 @@ impl RouterShared {
         None
     }
 
-    /// Answers a packet for an unknown token.
-    fn not_found(&self, packet: Packet, path: &ReplyPath) {
-        // moonpool's own tokens are never answered: a notice about the
-        // EndpointNotFound token itself would draw another, forever.
-        if is_reserved(packet.token) {
-            trace!(token = %packet.token, "packet for an unserved reserved token dropped");
-            return;
-        }
-        trace!(token = %packet.token, "endpoint not found; telling the sender");
-        path.send(Packet::new(
-            WellKnownToken::EndpointNotFound.uid(),
-            encode_not_found(packet.token),
-        ));
-    }
-
-    /// The sender at `from` serves nothing at the token the packet names:
-    /// fail our calls addressed there, and only there.
-    ///
-    /// `from` is the sender's listening address (this node's own for a
-    /// local delivery). A sender without one (a client that does not
-    /// listen) is the target of no call, so its notice fails nothing: were
-    /// it taken as a wildcard, any client could fail every call this node
-    /// has to a guessable token, at every address.
-    fn endpoint_not_found(&self, packet: &Packet, from: Option<NetworkAddress>) {
-        let Some(unknown) = decode_not_found(&packet.payload) else {
-            debug!(
-                len = packet.payload.len(),
-                "malformed EndpointNotFound packet dropped"
-            );
-            return;
-        };
-        let Some(from) = from else {
-            debug!(%unknown, "EndpointNotFound from a sender without an address ignored");
-            return;
-        };
+    /// Fails with `EndpointNotFound` every pending call addressed to
+    /// `target`; returns how many.
+    pub(super) fn fail_pending_to(&self, target: Endpoint) -> usize {
         let failed: Vec<PendingReply> = {
             let mut state = lock(&self.state);
             let tokens: Vec<Uid> = state
                 .pending
                 .iter()
-                .filter(|(_, pending)| {
-                    pending.target.token == unknown && pending.target.address == from
-                })
+                .filter(|(_, pending)| pending.target == target)
                 .map(|(token, _)| *token)
                 .collect();
             tokens
@@ -363,17 +329,13 @@ impl RouterShared {
                 .filter_map(|token| state.pending.remove(token))
                 .collect()
         };
-        trace!(%unknown, %from, calls = failed.len(), "EndpointNotFound received");
+        let count = failed.len();
         for pending in failed {
+            // The caller may have just given up: then nobody listens.
             let _ = pending.sender.send(Resolution::EndpointNotFound);
         }
+        count
     }
-}
-
-/// Whether `token` is one of moonpool's own well-known tokens (index below
-/// [`WellKnownToken::RESERVED`]).
-fn is_reserved(token: Uid) -> bool {
-    token.is_well_known() && token.second < u64::from(WellKnownToken::RESERVED)
 }
 
 impl InboundHandler for EndpointRouter {
@@ -396,45 +358,5 @@ impl std::fmt::Debug for EndpointRouter {
             .field("endpoints", &state.endpoints.len())
             .field("pending", &state.pending.len())
             .finish_non_exhaustive()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::executor::{TokioExecutor, share};
-    use rand::SeedableRng;
-
-    fn router() -> EndpointRouter {
-        let local = NetworkAddress::new([10, 0, 0, 1].into(), 4500);
-        EndpointRouter::new(
-            Some(local),
-            share(TokioExecutor),
-            StdRng::seed_from_u64(1),
-            None,
-            EndpointConfig::default(),
-        )
-    }
-
-    #[test]
-    fn unserved_reserved_tokens_are_dropped_and_every_other_token_is_answered_not_found() {
-        let router = router();
-        let cases = [
-            (
-                Uid::well_known(WellKnownToken::UnauthorizedEndpoint.index()),
-                false,
-            ),
-            (Uid::well_known(WellKnownToken::RESERVED - 1), false),
-            (Uid::well_known(WellKnownToken::RESERVED), true),
-            (Uid::well_known(1000), true),
-            (Uid::new(7, 7), true),
-        ];
-        for (token, answered) in cases {
-            let target = router.endpoint(token).unwrap();
-            let (_reply_token, mut resolution) = router.shared.open_pending(target);
-            router.deliver_local(Packet::new(token, bytes::Bytes::new()));
-            let notified = matches!(resolution.try_recv(), Ok(Resolution::EndpointNotFound));
-            assert_eq!(notified, answered, "{token}");
-        }
     }
 }
