@@ -27,12 +27,15 @@
 //! # }
 //! ```
 
+mod dispatch;
+mod not_found;
 mod reply_path;
 mod router;
 mod typed;
 
 use moonpool_codec::{Packet, Uid};
 
+pub use dispatch::DEFAULT_MAX_HANDLER_TASKS;
 pub use reply_path::ReplyPath;
 pub use router::{EndpointRouter, PacketService};
 pub use typed::TypedEndpoint;

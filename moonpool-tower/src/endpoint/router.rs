@@ -4,20 +4,18 @@
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, Weak};
-use std::task::{Context, Poll, Waker};
 
 use moonpool_codec::{Endpoint, NetworkAddress, Packet, Uid, WellKnownToken};
 use rand::rngs::StdRng;
 use tokio::sync::oneshot;
-use tower::Service;
-use tower::ServiceExt;
 use tower::util::BoxCloneService;
 use tracing::{debug, trace};
 
+use super::dispatch::{DEFAULT_MAX_HANDLER_TASKS, HandlerTasks, dispatch};
+use super::not_found::is_reserved;
 use super::{IncomingPacket, ReplyPath, RouterError};
 use crate::executor::SharedExecutor;
 use crate::peer::{Peer, lock};
-use crate::rpc::envelope::{decode_not_found, encode_not_found};
 use crate::transport::{EndpointConfig, InboundHandler};
 
 /// A service registered at a token: takes every packet addressed to it.
@@ -40,7 +38,9 @@ struct PendingReply {
 }
 
 struct Registered {
-    service: PacketService,
+    /// Behind a lock of its own (a `BoxCloneService` is not `Sync`) so that
+    /// `route` clones it — the user's `Clone` — after releasing the state's.
+    service: Arc<Mutex<PacketService>>,
     id: u64,
 }
 
@@ -51,10 +51,18 @@ struct RouterState {
     next_id: u64,
 }
 
+/// The router's state and what it needs to dispatch.
+///
+/// The state lock is never held while user code runs: a registered
+/// service's `Clone` and `Drop` (which may drop a `RequestStream`, a
+/// `ReplyPromise` or an RPC response future, each of which locks the state
+/// again) run after the guard is released.
 pub(crate) struct RouterShared {
     state: Mutex<RouterState>,
     local: Option<NetworkAddress>,
     executor: SharedExecutor,
+    /// The tasks of requests not answered at once, and their bound.
+    pub(super) tasks: Arc<HandlerTasks>,
     /// Where packets for unknown tokens go instead of an `EndpointNotFound`
     /// answer, when the transport was given its own inbound handler.
     fallback: Option<Arc<dyn InboundHandler>>,
@@ -74,14 +82,24 @@ pub(crate) struct RouterShared {
 ///   [`ReplyPath`] back to its sender. The service's `poll_ready` and its
 ///   response future are first polled in place (a service that answers at
 ///   once costs no task); the rest runs as a task of the transport's
-///   executor;
+///   executor, at most [`max_handler_tasks`](Self::max_handler_tasks) at
+///   once: beyond that the request is dropped, which a typed endpoint
+///   answers `BrokenPromise`;
 /// - `t` is the well-known `EndpointNotFound` token: the payload names a
 ///   token the sender does not serve, and every pending call addressed to
-///   that token at the sender's address fails with `EndpointNotFound`;
-/// - otherwise, unless `t` is well-known, the sender is told with a packet
-///   to its `EndpointNotFound` endpoint naming `t`. A late reply (for a call
-///   that was cancelled) ends up here too: its sender has no pending call
-///   for the token, so the notice is dropped quietly at the other end.
+///   that token at the sender's listening address (this node's own for a
+///   local delivery) fails with `EndpointNotFound`. A notice from a sender
+///   without an address (a client that does not listen) fails nothing: no
+///   call can be addressed to such a node;
+/// - otherwise the sender is told with a packet to its `EndpointNotFound`
+///   endpoint naming `t` — application well-known tokens (index
+///   [`WellKnownToken::RESERVED`] and up) included, so a call that arrives
+///   before its endpoint is registered resolves instead of waiting forever.
+///   Only moonpool's own reserved tokens (index below `RESERVED`) are
+///   dropped silently: a notice about the `EndpointNotFound` token itself
+///   would draw another, and so on. A late reply (for a call that was
+///   cancelled) ends up here too: its sender has no pending call for the
+///   token, so the notice is dropped quietly at the other end.
 #[derive(Clone)]
 pub struct EndpointRouter {
     pub(crate) shared: Arc<RouterShared>,
@@ -106,6 +124,7 @@ impl EndpointRouter {
                 state: Mutex::new(state),
                 local,
                 executor,
+                tasks: HandlerTasks::new(DEFAULT_MAX_HANDLER_TASKS),
                 fallback,
                 config,
             }),
@@ -134,7 +153,9 @@ impl EndpointRouter {
     /// Removes the service at `token`. Returns whether one was registered.
     /// Packets that arrive afterwards are answered with `EndpointNotFound`.
     pub fn unregister(&self, token: Uid) -> bool {
-        lock(&self.shared.state).endpoints.remove(&token).is_some()
+        let removed = lock(&self.shared.state).endpoints.remove(&token);
+        // Dropped here, with the state unlocked: see `RouterShared`.
+        removed.is_some()
     }
 
     /// Whether a service is registered at `token`.
@@ -196,15 +217,18 @@ impl RouterShared {
 
     /// Registers a service; returns its registration id.
     pub(crate) fn register(&self, token: Uid, service: PacketService) -> Result<u64, RouterError> {
-        if token.is_well_known() && token.second < u64::from(WellKnownToken::RESERVED) {
+        if is_reserved(token) {
             return Err(RouterError::ReservedToken { token });
         }
         let mut state = lock(&self.state);
         if state.endpoints.contains_key(&token) || state.pending.contains_key(&token) {
+            // The refused service is dropped after the lock is released.
+            drop(state);
             return Err(RouterError::TokenInUse { token });
         }
         state.next_id += 1;
         let id = state.next_id;
+        let service = Arc::new(Mutex::new(service));
         state.endpoints.insert(token, Registered { service, id });
         debug!(%token, "endpoint registered");
         Ok(id)
@@ -213,11 +237,18 @@ impl RouterShared {
     /// Removes the registration `id` at `token`, if it is still the one
     /// there (a later registration at the same token is left alone).
     pub(crate) fn unregister_id(&self, token: Uid, id: u64) {
-        let mut state = lock(&self.state);
-        if state.endpoints.get(&token).is_some_and(|r| r.id == id) {
-            state.endpoints.remove(&token);
+        let removed = {
+            let mut state = lock(&self.state);
+            if state.endpoints.get(&token).is_some_and(|r| r.id == id) {
+                state.endpoints.remove(&token)
+            } else {
+                None
+            }
+        };
+        if removed.is_some() {
             debug!(%token, "endpoint unregistered");
         }
+        // `removed` is dropped here, with the state unlocked.
     }
 
     /// Opens a pending call to `target`: its fresh reply token and the
@@ -232,7 +263,9 @@ impl RouterShared {
 
     /// Forgets a pending call (resolved, or given up by its caller).
     pub(crate) fn close_pending(&self, token: Uid) {
-        lock(&self.state).pending.remove(&token);
+        let closed = lock(&self.state).pending.remove(&token);
+        // Dropping the sender wakes the receiver: not under the lock.
+        drop(closed);
     }
 
     /// Routes one packet (see [`EndpointRouter`]). Never blocks.
@@ -245,7 +278,7 @@ impl RouterShared {
     /// Routes a packet; gives it back if nothing serves its token.
     fn route(&self, packet: Packet, path: impl FnOnce() -> ReplyPath) -> Option<Packet> {
         let token = packet.token;
-        let service = {
+        let registered = {
             let mut state = lock(&self.state);
             if let Some(pending) = state.pending.remove(&token) {
                 drop(state);
@@ -255,7 +288,7 @@ impl RouterShared {
                 return None;
             }
             match state.endpoints.get(&token) {
-                Some(registered) => registered.service.clone(),
+                Some(registered) => Arc::clone(&registered.service),
                 None if token == WellKnownToken::EndpointNotFound.uid() => {
                     drop(state);
                     self.endpoint_not_found(&packet, path().address());
@@ -264,7 +297,13 @@ impl RouterShared {
                 None => return Some(packet),
             }
         };
-        self.dispatch(
+        // The user's `Clone` runs with the state unlocked, and so does the
+        // user's `Drop` if the service was unregistered meanwhile.
+        let service = lock(&registered).clone();
+        drop(registered);
+        dispatch(
+            &self.executor,
+            &self.tasks,
             service,
             IncomingPacket {
                 packet,
@@ -274,38 +313,15 @@ impl RouterShared {
         None
     }
 
-    /// Answers a packet for an unknown token.
-    fn not_found(&self, packet: Packet, path: &ReplyPath) {
-        if packet.token.is_well_known() {
-            trace!(token = %packet.token, "packet for an unserved well-known token dropped");
-            return;
-        }
-        trace!(token = %packet.token, "endpoint not found; telling the sender");
-        path.send(Packet::new(
-            WellKnownToken::EndpointNotFound.uid(),
-            encode_not_found(packet.token),
-        ));
-    }
-
-    /// The sender at `from` serves nothing at the token the packet names:
-    /// fail our calls addressed there.
-    fn endpoint_not_found(&self, packet: &Packet, from: Option<NetworkAddress>) {
-        let Some(unknown) = decode_not_found(&packet.payload) else {
-            debug!(
-                len = packet.payload.len(),
-                "malformed EndpointNotFound packet dropped"
-            );
-            return;
-        };
+    /// Fails with `EndpointNotFound` every pending call addressed to
+    /// `target`; returns how many.
+    pub(super) fn fail_pending_to(&self, target: Endpoint) -> usize {
         let failed: Vec<PendingReply> = {
             let mut state = lock(&self.state);
             let tokens: Vec<Uid> = state
                 .pending
                 .iter()
-                .filter(|(_, pending)| {
-                    pending.target.token == unknown
-                        && from.is_none_or(|address| pending.target.address == address)
-                })
+                .filter(|(_, pending)| pending.target == target)
                 .map(|(token, _)| *token)
                 .collect();
             tokens
@@ -313,30 +329,12 @@ impl RouterShared {
                 .filter_map(|token| state.pending.remove(token))
                 .collect()
         };
-        trace!(%unknown, calls = failed.len(), "EndpointNotFound received");
+        let count = failed.len();
         for pending in failed {
+            // The caller may have just given up: then nobody listens.
             let _ = pending.sender.send(Resolution::EndpointNotFound);
         }
-    }
-
-    fn dispatch(&self, mut service: PacketService, incoming: IncomingPacket) {
-        let mut cx = Context::from_waker(Waker::noop());
-        match service.poll_ready(&mut cx) {
-            Poll::Ready(Ok(())) => {
-                let mut future = service.call(incoming);
-                // Polled once here; a later poll from the task registers
-                // the real waker.
-                if future.as_mut().poll(&mut cx).is_pending() {
-                    (self.executor)(Box::pin(async move {
-                        let _ = future.await;
-                    }));
-                }
-            }
-            Poll::Ready(Err(never)) => match never {},
-            Poll::Pending => (self.executor)(Box::pin(async move {
-                let _ = service.oneshot(incoming).await;
-            })),
-        }
+        count
     }
 }
 
