@@ -15,7 +15,7 @@ use moonpool_tower::actor::RequestStream;
 use moonpool_tower::endpoint::DEFAULT_MAX_HANDLER_TASKS;
 use moonpool_tower::net::{TcpConnector, TcpIncoming};
 use moonpool_tower::rpc::{RpcClient, RpcError};
-use moonpool_tower::transport::Transport;
+use moonpool_tower::transport::{EndpointConfig, Transport, TransportConfig};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::io::DuplexStream;
@@ -70,6 +70,25 @@ async fn a_router_starts_with_the_default_limit_and_no_task() {
     assert_eq!(node.router().max_handler_tasks(), DEFAULT_MAX_HANDLER_TASKS);
     assert_eq!(node.router().handler_tasks(), 0);
     assert_eq!(node.router().rejected_requests(), 0);
+}
+
+#[tokio::test]
+async fn the_limit_comes_from_the_transport_config() {
+    let never = futures_util::stream::pending::<io::Result<(DuplexStream, SocketAddr)>>();
+    let config = TransportConfig {
+        endpoint: EndpointConfig {
+            max_handler_tasks: 7,
+            ..EndpointConfig::default()
+        },
+        ..TransportConfig::default()
+    };
+    let node = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(3))
+        .listen("10.9.9.8:4500".parse::<SocketAddr>().unwrap().into(), never)
+        .config(config)
+        .build()
+        .unwrap();
+
+    assert_eq!(node.router().max_handler_tasks(), 7);
 }
 
 #[tokio::test]

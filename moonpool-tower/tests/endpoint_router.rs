@@ -158,6 +158,7 @@ async fn a_full_request_stream_answers_broken_promise_instead_of_growing() {
     let config = TransportConfig {
         endpoint: EndpointConfig {
             request_stream_capacity: 2,
+            ..EndpointConfig::default()
         },
         ..TransportConfig::default()
     };

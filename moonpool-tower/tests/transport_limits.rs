@@ -134,6 +134,7 @@ async fn build_refuses_capacities_too_large_to_enforce() {
     let stream = TransportConfig {
         endpoint: EndpointConfig {
             request_stream_capacity: usize::MAX,
+            ..EndpointConfig::default()
         },
         ..TransportConfig::default()
     };

@@ -123,7 +123,9 @@ fn reject(tasks: &HandlerTasks, token: moonpool_codec::Uid) {
 
 impl EndpointRouter {
     /// How many handler tasks may run at once: requests whose service did
-    /// not answer at once. Default [`DEFAULT_MAX_HANDLER_TASKS`].
+    /// not answer at once. Set by
+    /// [`EndpointConfig::max_handler_tasks`](crate::transport::EndpointConfig::max_handler_tasks)
+    /// (default [`DEFAULT_MAX_HANDLER_TASKS`]).
     pub fn max_handler_tasks(&self) -> usize {
         self.shared.tasks.limit.load(Ordering::Acquire)
     }

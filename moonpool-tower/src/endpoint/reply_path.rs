@@ -17,8 +17,12 @@ use crate::peer::{Outgoing, Peer};
 /// Replies are sent unreliably, as FoundationDB's: at most once, never
 /// resent, lost with the connection (a reliable request is resent by its
 /// client, which then gets the reply of the resent copy). Sending never
-/// waits: a reply bypasses the peer's queue bound, since the number of
-/// replies is bounded by the number of requests received.
+/// waits: a reply bypasses the peer's queue bound and takes one of the
+/// places for packets sent without a slot
+/// ([`PeerConfig::unreserved_capacity`](crate::peer::PeerConfig::unreserved_capacity)
+/// and `unreserved_bytes`); when those are full (a remote that does not
+/// read), the reply is dropped and counted in
+/// [`PeerMetrics::unreserved_refused`](crate::peer::PeerMetrics::unreserved_refused).
 #[derive(Clone)]
 pub struct ReplyPath {
     route: Route,
@@ -60,7 +64,8 @@ impl ReplyPath {
     }
 
     /// Sends `packet` back, unreliably. Never waits; a packet for a closed
-    /// peer or a router that is gone is dropped (logged at `trace`).
+    /// or overloaded peer, or a router that is gone, is dropped (logged at
+    /// `trace`).
     pub fn send(&self, packet: Packet) {
         self.clone().send_owned(packet);
     }

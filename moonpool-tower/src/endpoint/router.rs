@@ -11,7 +11,7 @@ use tokio::sync::oneshot;
 use tower::util::BoxCloneService;
 use tracing::{debug, trace};
 
-use super::dispatch::{DEFAULT_MAX_HANDLER_TASKS, HandlerTasks, dispatch};
+use super::dispatch::{HandlerTasks, dispatch};
 use super::not_found::is_reserved;
 use super::{IncomingPacket, ReplyPath, RouterError};
 use crate::executor::SharedExecutor;
@@ -124,7 +124,7 @@ impl EndpointRouter {
                 state: Mutex::new(state),
                 local,
                 executor,
-                tasks: HandlerTasks::new(DEFAULT_MAX_HANDLER_TASKS),
+                tasks: HandlerTasks::new(config.max_handler_tasks),
                 fallback,
                 config,
             }),

@@ -5,6 +5,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use super::TransportConfigError;
+use crate::endpoint::DEFAULT_MAX_HANDLER_TASKS;
 use crate::peer::PeerConfig;
 
 /// The tunables of a [`Transport`](super::Transport): its peers' and its
@@ -64,12 +65,20 @@ pub struct EndpointConfig {
     /// keeps peers from growing its memory without limit, and the caller
     /// learns at once (its retry policy decides what to do).
     pub request_stream_capacity: usize,
+    /// Requests whose service did not answer at once that may run as
+    /// tasks at the same time; beyond it such a request is dropped, which a
+    /// typed endpoint answers `BrokenPromise`. Default
+    /// [`DEFAULT_MAX_HANDLER_TASKS`] (4096; its doc says why).
+    /// [`EndpointRouter::set_max_handler_tasks`](crate::endpoint::EndpointRouter::set_max_handler_tasks)
+    /// changes it at run time.
+    pub max_handler_tasks: usize,
 }
 
 impl Default for EndpointConfig {
     fn default() -> Self {
         Self {
             request_stream_capacity: 1024,
+            max_handler_tasks: DEFAULT_MAX_HANDLER_TASKS,
         }
     }
 }
