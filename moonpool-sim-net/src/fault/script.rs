@@ -155,7 +155,8 @@ impl SimHandle {
         })?
     }
 
-    /// Ends every partition and clog now; held bytes are delivered.
+    /// Ends every partition and clog now; everything held (bytes, FIN,
+    /// RST, handshake packets) is delivered at once, in order.
     pub fn heal(&self) -> Result<(), HostError> {
         self.shared.with_world(|world, wakes| {
             world.net.faults.clear_blocks();

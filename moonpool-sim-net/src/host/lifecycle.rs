@@ -287,7 +287,7 @@ impl World {
                     end.recv.clear();
                     end.recv_bytes = 0;
                 }
-                end.held.clear();
+                end.forget_held();
                 end.state = EndState::Closed;
                 touched.push(key);
             }

@@ -147,6 +147,13 @@ impl Endpoint {
         self.discard_buffers();
     }
 
+    /// Forgets the packets held for this end, except a handshake reply: a
+    /// SYN-ACK still reaches the host when the block ends, whose kernel
+    /// answers it with a RST if the socket is gone.
+    pub(crate) fn forget_held(&mut self) {
+        self.held.retain(Event::is_handshake);
+    }
+
     pub(crate) fn wake_all(&mut self, wakes: &mut Wakes) {
         wakes.push(self.read_waker.take());
         wakes.push(self.write_waker.take());
