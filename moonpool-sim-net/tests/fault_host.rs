@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use fault_support::{PORT, echo_server, ip, ms, only, secs};
 use moonpool_sim_net::{
-    FaultConfig, FaultKind, Sim, SimHandle, SimTcpStream, buggified_sleep, timer,
+    FaultConfig, FaultKind, Sim, SimError, SimHandle, SimTcpStream, buggified_sleep, timer,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
@@ -177,4 +177,61 @@ fn swarm_mode_runs_different_fault_families_on_different_seeds() {
         families(42),
         "the draw is a function of the seed"
     );
+}
+
+/// A restartable host whose factory panics from its second call on.
+fn fragile_factory() -> impl Fn() -> fault_support::Root + Send + Sync + 'static {
+    let calls = Arc::new(AtomicU64::new(0));
+    move || {
+        if calls.fetch_add(1, Ordering::Relaxed) > 0 {
+            panic!("factory says no");
+        }
+        Box::pin(echo_server())
+    }
+}
+
+fn assert_factory_panic(error: SimError) {
+    match error {
+        SimError::TaskPanicked { name, message, .. } => {
+            assert_eq!(name, "server");
+            assert!(message.contains("factory says no"), "{message}");
+        }
+        other => panic!("expected the factory's panic, got {other}"),
+    }
+}
+
+#[test]
+fn a_factory_panic_during_an_attrition_restart_fails_the_iteration() {
+    let faults = only(|f| {
+        f.attrition.enabled = true;
+        f.attrition.interval = ms(100);
+        f.attrition.max_restart_delay = ms(10);
+    });
+    let error = Sim::new(1)
+        .faults(faults)
+        .host("server", ip(1), fragile_factory())
+        .workload("client", ip(2), async {
+            tokio::time::sleep(secs(30)).await;
+            Ok::<_, std::io::Error>(())
+        })
+        .run(secs(60))
+        .unwrap_err();
+    assert_factory_panic(error);
+}
+
+#[test]
+fn a_host_whose_factory_panics_on_restart_is_left_down() {
+    let error = Sim::new(1)
+        .host("server", ip(1), fragile_factory())
+        .workload("client", ip(2), async {
+            let sim = SimHandle::current().unwrap();
+            tokio::time::sleep(ms(10)).await;
+            sim.restart(ip(1)).unwrap();
+            assert!(!sim.hosts()[0].alive, "no root task runs: the host is down");
+            tokio::time::sleep(secs(30)).await;
+            Ok::<_, std::io::Error>(())
+        })
+        .run(secs(60))
+        .unwrap_err();
+    assert_factory_panic(error);
 }

@@ -12,6 +12,7 @@ use rand::rngs::StdRng;
 use tracing::debug;
 
 use super::{CrashMode, FaultKind};
+use crate::sim::spawn_world;
 use crate::world::{Shared, World};
 
 /// Starts the injectors the configuration turns on.
@@ -22,13 +23,13 @@ pub(crate) fn start(shared: &Arc<Shared>) {
         (c.clog.enabled, c.partition.enabled, c.attrition.enabled)
     };
     if clog {
-        shared.runtime.spawn(clogs(shared.clone()));
+        spawn_world(shared, "clog injector", clogs(shared.clone()));
     }
     if partition {
-        shared.runtime.spawn(partitions(shared.clone()));
+        spawn_world(shared, "partition injector", partitions(shared.clone()));
     }
     if attrition {
-        shared.runtime.spawn(attrition_loop(shared.clone()));
+        spawn_world(shared, "attrition injector", attrition_loop(shared.clone()));
     }
 }
 
@@ -151,7 +152,7 @@ async fn attrition_loop(shared: Arc<Shared>) {
             continue;
         }
         let restarter = shared.clone();
-        shared.runtime.spawn(async move {
+        spawn_world(&shared, "attrition restarter", async move {
             tokio::time::sleep(delay).await;
             let down = {
                 let world = restarter.lock();

@@ -106,7 +106,7 @@ async fn iteration(sim: Sim, budget: Duration) -> (Arc<Shared>, Result<SimOutcom
         start,
         seed,
     ));
-    shared.runtime.spawn(driver::drive(shared.clone()));
+    super::spawn_world(&shared, "event driver", driver::drive(shared.clone()));
     for (id, root) in roots {
         start_host(&shared, id, root);
     }
