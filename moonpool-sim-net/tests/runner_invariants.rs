@@ -205,3 +205,11 @@ fn a_crashed_workload_does_not_keep_the_others_from_shutting_down() {
         )));
     report.assert_passed();
 }
+
+#[test]
+fn an_unbounded_budget_runs_instead_of_overflowing() {
+    let report = run(SimulationBuilder::new()
+        .workload("w", A, || async { Ok::<_, std::io::Error>(()) })
+        .budget(Duration::MAX));
+    report.assert_passed();
+}

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use super::FaultKind;
 use crate::host::HostId;
+use crate::instant::later;
 use crate::net::Net;
 use crate::net::connection::{Connection, EndState, Endpoint, Side};
 use crate::net::queue::Event;
@@ -234,7 +235,7 @@ impl Net {
             return;
         }
         end.held_since = Some(now);
-        let at = now + self.faults.config.connection_timeout;
+        let at = later(now, self.faults.config.connection_timeout);
         let expire = Event::Expire {
             conn: key,
             to,

@@ -14,6 +14,7 @@ use super::slab::Key;
 use super::{Net, Path};
 use crate::fault::FaultKind;
 use crate::host::HostId;
+use crate::instant::later;
 use crate::world::Wakes;
 
 /// Which end of a connection: the one that connected or the one that accepted.
@@ -263,7 +264,7 @@ pub(crate) fn transmit(
                 net.fault(now, FaultKind::Loss, path.from, path.to);
             }
             if delay > net.faults.config.connection_timeout {
-                let at = now + net.faults.config.connection_timeout;
+                let at = later(now, net.faults.config.connection_timeout);
                 net.schedule(
                     at,
                     Event::Expire {
@@ -274,7 +275,7 @@ pub(crate) fn transmit(
                     wakes,
                 );
             }
-            me.last_arrival = me.last_arrival.max(now + delay);
+            me.last_arrival = me.last_arrival.max(later(now, delay));
         }
         let at = net.arrival(now, &mut me.last_arrival, path);
         net.schedule(

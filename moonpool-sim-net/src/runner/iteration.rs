@@ -274,7 +274,7 @@ impl SimulationBuilder {
                 });
             }
         }
-        let result = sim.run(self.budget + self.quiescence.max_wait);
+        let result = sim.run(self.budget.saturating_add(self.quiescence.max_wait));
 
         drop(subscriber);
         let timeline = recorder.and_then(RecorderGuard::finish);
