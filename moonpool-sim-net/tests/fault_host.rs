@@ -235,3 +235,25 @@ fn a_host_whose_factory_panics_on_restart_is_left_down() {
         .unwrap_err();
     assert_factory_panic(error);
 }
+
+#[test]
+fn scheduled_faults_with_an_interval_too_long_to_double_never_fire() {
+    let faults = only(|f| {
+        f.clog.enabled = true;
+        f.clog.interval = std::time::Duration::MAX;
+        f.partition.enabled = true;
+        f.partition.interval = std::time::Duration::MAX;
+        f.attrition.enabled = true;
+        f.attrition.interval = std::time::Duration::MAX;
+    });
+    let outcome = Sim::new(1)
+        .faults(faults)
+        .host("server", ip(1), echo_server)
+        .workload("client", ip(2), async {
+            tokio::time::sleep(secs(10)).await;
+            Ok::<_, std::io::Error>(())
+        })
+        .run(secs(60))
+        .unwrap();
+    assert_eq!(outcome.faults.total(), 0);
+}

@@ -59,7 +59,7 @@ async fn clogs(shared: Arc<Shared>) {
     loop {
         let wait = {
             let mut world = shared.lock();
-            let interval = world.net.faults.config.clog.interval * 2;
+            let interval = world.net.faults.config.clog.interval.saturating_mul(2);
             upto(world.net.faults.chaos_rng(), interval)
         };
         tokio::time::sleep(wait).await;
@@ -88,7 +88,7 @@ async fn partitions(shared: Arc<Shared>) {
     loop {
         let wait = {
             let mut world = shared.lock();
-            let interval = world.net.faults.config.partition.interval * 2;
+            let interval = world.net.faults.config.partition.interval.saturating_mul(2);
             upto(world.net.faults.chaos_rng(), interval)
         };
         tokio::time::sleep(wait).await;
@@ -118,7 +118,7 @@ async fn attrition_loop(shared: Arc<Shared>) {
     loop {
         let wait = {
             let mut world = shared.lock();
-            let interval = world.net.faults.config.attrition.interval * 2;
+            let interval = world.net.faults.config.attrition.interval.saturating_mul(2);
             upto(world.net.faults.chaos_rng(), interval)
         };
         tokio::time::sleep(wait).await;
