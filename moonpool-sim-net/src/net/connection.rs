@@ -313,6 +313,11 @@ pub(crate) fn send_reset(
         return;
     }
     me.rst_sent = true;
+    if me.unsent_bytes > 0 {
+        // Their room in the send buffer is free again: a writer waiting
+        // for it goes on (and learns what the connection became).
+        wakes.push(me.write_waker.take());
+    }
     me.discard_outgoing();
     let at = net.arrival(now, &mut me.last_arrival, path);
     net.schedule(
