@@ -4,6 +4,8 @@
 
 mod fault_support;
 
+use std::io::ErrorKind;
+
 use fault_support::{PORT, ip, ms, only, secs};
 use moonpool_sim_net::{Sim, SimTcpListener, SimTcpStream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -59,6 +61,28 @@ fn a_writer_waiting_for_room_goes_on_when_its_own_reset_discards_the_unsent_byte
             assert!(took < secs(3), "the writer was woken only after {took:?}");
             let written = written.unwrap()?;
             assert_eq!(written, 1);
+            Ok::<_, std::io::Error>(())
+        })
+        .run(secs(60))
+        .unwrap();
+}
+
+#[test]
+fn a_write_that_rolls_a_reset_of_both_ends_fails_at_once() {
+    let faults = only(|f| {
+        f.random_close.enabled = true;
+        f.random_close.probability = 1.0;
+        f.random_close.rst_probability = 1.0;
+        f.random_close.both_sides_probability = 1.0;
+        f.random_close.fail_call_probability = 0.0;
+    });
+    Sim::new(1)
+        .faults(faults)
+        .host("server", ip(1), silent_server)
+        .workload("client", ip(2), async {
+            let mut stream = SimTcpStream::connect((ip(1), PORT)).await?;
+            let error = stream.write(b"hello").await.unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::ConnectionReset);
             Ok::<_, std::io::Error>(())
         })
         .run(secs(60))
