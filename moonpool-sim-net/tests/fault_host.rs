@@ -257,3 +257,37 @@ fn scheduled_faults_with_an_interval_too_long_to_double_never_fire() {
         .unwrap();
     assert_eq!(outcome.faults.total(), 0);
 }
+
+#[test]
+fn a_vanished_host_is_silent_only_on_connections_it_accepted() {
+    Sim::new(1)
+        .host("server", ip(1), || async {
+            let listener = moonpool_sim_net::SimTcpListener::bind(("0.0.0.0", PORT)).await?;
+            // Accepts one connection; the next waits in the backlog.
+            let (_accepted, _) = listener.accept().await?;
+            tokio::time::sleep(secs(100)).await;
+            Ok::<_, std::io::Error>(())
+        })
+        .workload("client", ip(2), async {
+            let sim = SimHandle::current().unwrap();
+            tokio::time::sleep(ms(10)).await;
+            let mut accepted = SimTcpStream::connect((ip(1), PORT)).await?;
+            let mut queued = SimTcpStream::connect((ip(1), PORT)).await?;
+            tokio::time::sleep(ms(10)).await;
+            sim.crash_with(ip(1), moonpool_sim_net::CrashMode::Vanish)
+                .unwrap();
+            let mut byte = [0u8; 1];
+            // The accepted connection is half-open: a read waits.
+            let read = tokio::time::timeout(secs(1), accepted.read(&mut byte)).await;
+            assert!(read.is_err(), "a read on a half-open connection waits");
+            // The connection still queued in the listener is reset.
+            let error = queued.read(&mut byte).await.unwrap_err();
+            assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset);
+            // A new connection to the powered-off host is refused.
+            let error = SimTcpStream::connect((ip(1), PORT)).await.unwrap_err();
+            assert_eq!(error.kind(), std::io::ErrorKind::ConnectionRefused);
+            Ok::<_, std::io::Error>(())
+        })
+        .run(secs(60))
+        .unwrap();
+}
