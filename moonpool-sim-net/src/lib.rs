@@ -129,6 +129,7 @@
 pub mod config;
 pub mod fault;
 pub mod host;
+mod instant;
 pub(crate) mod net;
 mod seed;
 pub mod sim;

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use fault_support::{PORT, echo_server, ip, ms, only, secs};
 use moonpool_sim_net::{
-    FaultConfig, FaultKind, Sim, SimHandle, SimTcpStream, buggified_sleep, timer,
+    FaultConfig, FaultKind, Sim, SimError, SimHandle, SimTcpStream, buggified_sleep, timer,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
@@ -177,4 +177,117 @@ fn swarm_mode_runs_different_fault_families_on_different_seeds() {
         families(42),
         "the draw is a function of the seed"
     );
+}
+
+/// A restartable host whose factory panics from its second call on.
+fn fragile_factory() -> impl Fn() -> fault_support::Root + Send + Sync + 'static {
+    let calls = Arc::new(AtomicU64::new(0));
+    move || {
+        if calls.fetch_add(1, Ordering::Relaxed) > 0 {
+            panic!("factory says no");
+        }
+        Box::pin(echo_server())
+    }
+}
+
+fn assert_factory_panic(error: SimError) {
+    match error {
+        SimError::TaskPanicked { name, message, .. } => {
+            assert_eq!(name, "server");
+            assert!(message.contains("factory says no"), "{message}");
+        }
+        other => panic!("expected the factory's panic, got {other}"),
+    }
+}
+
+#[test]
+fn a_factory_panic_during_an_attrition_restart_fails_the_iteration() {
+    let faults = only(|f| {
+        f.attrition.enabled = true;
+        f.attrition.interval = ms(100);
+        f.attrition.max_restart_delay = ms(10);
+    });
+    let error = Sim::new(1)
+        .faults(faults)
+        .host("server", ip(1), fragile_factory())
+        .workload("client", ip(2), async {
+            tokio::time::sleep(secs(30)).await;
+            Ok::<_, std::io::Error>(())
+        })
+        .run(secs(60))
+        .unwrap_err();
+    assert_factory_panic(error);
+}
+
+#[test]
+fn a_host_whose_factory_panics_on_restart_is_left_down() {
+    let error = Sim::new(1)
+        .host("server", ip(1), fragile_factory())
+        .workload("client", ip(2), async {
+            let sim = SimHandle::current().unwrap();
+            tokio::time::sleep(ms(10)).await;
+            sim.restart(ip(1)).unwrap();
+            assert!(!sim.hosts()[0].alive, "no root task runs: the host is down");
+            tokio::time::sleep(secs(30)).await;
+            Ok::<_, std::io::Error>(())
+        })
+        .run(secs(60))
+        .unwrap_err();
+    assert_factory_panic(error);
+}
+
+#[test]
+fn scheduled_faults_with_an_interval_too_long_to_double_never_fire() {
+    let faults = only(|f| {
+        f.clog.enabled = true;
+        f.clog.interval = std::time::Duration::MAX;
+        f.partition.enabled = true;
+        f.partition.interval = std::time::Duration::MAX;
+        f.attrition.enabled = true;
+        f.attrition.interval = std::time::Duration::MAX;
+    });
+    let outcome = Sim::new(1)
+        .faults(faults)
+        .host("server", ip(1), echo_server)
+        .workload("client", ip(2), async {
+            tokio::time::sleep(secs(10)).await;
+            Ok::<_, std::io::Error>(())
+        })
+        .run(secs(60))
+        .unwrap();
+    assert_eq!(outcome.faults.total(), 0);
+}
+
+#[test]
+fn a_vanished_host_is_silent_only_on_connections_it_accepted() {
+    Sim::new(1)
+        .host("server", ip(1), || async {
+            let listener = moonpool_sim_net::SimTcpListener::bind(("0.0.0.0", PORT)).await?;
+            // Accepts one connection; the next waits in the backlog.
+            let (_accepted, _) = listener.accept().await?;
+            tokio::time::sleep(secs(100)).await;
+            Ok::<_, std::io::Error>(())
+        })
+        .workload("client", ip(2), async {
+            let sim = SimHandle::current().unwrap();
+            tokio::time::sleep(ms(10)).await;
+            let mut accepted = SimTcpStream::connect((ip(1), PORT)).await?;
+            let mut queued = SimTcpStream::connect((ip(1), PORT)).await?;
+            tokio::time::sleep(ms(10)).await;
+            sim.crash_with(ip(1), moonpool_sim_net::CrashMode::Vanish)
+                .unwrap();
+            let mut byte = [0u8; 1];
+            // The accepted connection is half-open: a read waits.
+            let read = tokio::time::timeout(secs(1), accepted.read(&mut byte)).await;
+            assert!(read.is_err(), "a read on a half-open connection waits");
+            // The connection still queued in the listener is reset.
+            let error = queued.read(&mut byte).await.unwrap_err();
+            assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset);
+            // A new connection to the powered-off host is refused.
+            let error = SimTcpStream::connect((ip(1), PORT)).await.unwrap_err();
+            assert_eq!(error.kind(), std::io::ErrorKind::ConnectionRefused);
+            Ok::<_, std::io::Error>(())
+        })
+        .run(secs(60))
+        .unwrap();
 }

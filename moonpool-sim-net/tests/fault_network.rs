@@ -263,3 +263,53 @@ fn same_seed_under_chaos_gives_the_same_trace() {
     assert_eq!(a.faults, b.faults);
     assert!(a.faults.total() > 0);
 }
+
+#[test]
+fn durations_too_long_to_add_to_an_instant_mean_never_not_a_panic() {
+    let faults = only(|f| {
+        f.connection_timeout = Duration::MAX;
+        f.clock.enabled = true;
+        f.clock.max_drift = Duration::MAX;
+        f.buggified_delay.enabled = true;
+        f.buggified_delay.probability = 1.0;
+        f.buggified_delay.max = Duration::MAX;
+    });
+    Sim::new(1)
+        .faults(faults)
+        .host("server", ip(1), echo_server)
+        .workload("client", ip(2), async {
+            let sim = SimHandle::current().unwrap();
+            assert!(moonpool_sim_net::timer() >= Instant::now());
+            sim.partition(ip(1), ip(2), Duration::MAX)?;
+            sim.clog_send(ip(2), Duration::MAX)?;
+            sim.heal()?;
+            let mut stream = SimTcpStream::connect((ip(1), PORT)).await?;
+            // Held bytes never time out: they wait for the partition's end.
+            sim.partition(ip(1), ip(2), secs(10))?;
+            let took = echo_through(&mut stream, &pattern(1000)).await?;
+            assert!(took >= secs(10), "{took:?}");
+            Ok::<_, moonpool_sim_net::BoxError>(())
+        })
+        .run(Duration::MAX)
+        .unwrap();
+}
+
+#[test]
+fn a_retransmission_timeout_too_long_to_add_times_the_connection_out() {
+    let faults = only(|f| {
+        f.loss.enabled = true;
+        f.loss.probability = 0.9;
+        f.loss.retransmit_timeout = Duration::MAX;
+    });
+    Sim::new(1)
+        .faults(faults)
+        .host("server", ip(1), echo_server)
+        .workload("client", ip(2), async {
+            let mut stream = SimTcpStream::connect((ip(1), PORT)).await?;
+            let error = echo_through(&mut stream, &pattern(1000)).await.unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::TimedOut);
+            Ok::<_, std::io::Error>(())
+        })
+        .run(secs(60))
+        .unwrap();
+}

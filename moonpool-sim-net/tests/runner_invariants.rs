@@ -173,3 +173,43 @@ fn a_host_that_never_goes_quiet_is_waited_for_at_most_the_bound() {
         "{per_iteration} s per iteration"
     );
 }
+
+#[test]
+fn a_crashed_workload_does_not_keep_the_others_from_shutting_down() {
+    let victim = Ipv4Addr::new(10, 0, 0, 3);
+    let report = run(SimulationBuilder::new()
+        .host("server", A, || async {
+            shutdown_signal().cancelled().await;
+            publish(A, "shut down", true);
+            Ok::<_, std::io::Error>(())
+        })
+        .workload("victim", victim, || async {
+            tokio::time::sleep(Duration::from_secs(100)).await;
+            Ok::<_, std::io::Error>(())
+        })
+        .workload("crasher", B, move || async move {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            moonpool_sim_net::SimHandle::current()
+                .unwrap()
+                .crash(victim)
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            Ok::<_, std::io::Error>(())
+        })
+        .invariant(Invariant::new(
+            "server told to shut down",
+            |state| match state.get::<bool>(A, "shut down") {
+                Some(true) => Ok(()),
+                _ => Err("the server never saw the shutdown signal".into()),
+            },
+        )));
+    report.assert_passed();
+}
+
+#[test]
+fn an_unbounded_budget_runs_instead_of_overflowing() {
+    let report = run(SimulationBuilder::new()
+        .workload("w", A, || async { Ok::<_, std::io::Error>(()) })
+        .budget(Duration::MAX));
+    report.assert_passed();
+}

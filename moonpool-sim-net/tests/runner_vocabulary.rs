@@ -7,7 +7,7 @@ mod runner_support;
 use std::net::Ipv4Addr;
 
 use moonpool_sim_net::assertions::{BuggifyConfig, current_seed, in_simulation};
-use moonpool_sim_net::runner::{EnvOverrides, Iterations, Seeds, SimulationBuilder};
+use moonpool_sim_net::runner::{EnvOverrides, Iterations, RunnerError, Seeds, SimulationBuilder};
 use moonpool_sim_net::{always, buggify, buggify_with_prob, sometimes};
 use runner_support::{ROUNDS, echo_sim};
 
@@ -149,6 +149,27 @@ fn until_all_sometimes_stops_once_everything_was_seen() {
         !never.passed(),
         "missing coverage fails an until-covered run"
     );
+}
+
+#[test]
+fn until_all_sometimes_with_nothing_to_cover_runs_every_iteration_and_fails() {
+    let report = solo(|| async { Ok(()) })
+        .iterations(Iterations::UntilAllSometimes { max: 3 })
+        .run_with(&no_env())
+        .unwrap();
+    assert_eq!(report.iterations, 3, "no early stop on an empty table");
+    assert!(!report.passed());
+    assert!(report.to_string().contains("no sometimes! was evaluated"));
+}
+
+#[test]
+fn a_run_of_zero_iterations_is_an_error() {
+    let env = EnvOverrides {
+        iterations: Some(0),
+        ..no_env()
+    };
+    let error = solo(|| async { Ok(()) }).run_with(&env).unwrap_err();
+    assert!(matches!(error, RunnerError::NoIterations { limit: 0, .. }));
 }
 
 #[test]

@@ -65,9 +65,12 @@ impl Coverage {
             .collect()
     }
 
-    /// Whether every registered or declared `sometimes!` was seen.
+    /// Whether there is at least one registered or declared `sometimes!`
+    /// and every one was seen. An empty table is not complete: a run that
+    /// requires coverage but has nothing to cover is a mistake (a typo in
+    /// the builder, or the assertions compiled out), not a success.
     pub fn is_complete(&self) -> bool {
-        self.sometimes.values().all(|seen| *seen > 0)
+        !self.sometimes.is_empty() && self.sometimes.values().all(|seen| *seen > 0)
     }
 
     /// A printable table: one line per `sometimes!` with the iterations

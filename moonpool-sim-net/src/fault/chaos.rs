@@ -12,6 +12,7 @@ use rand::rngs::StdRng;
 use tracing::debug;
 
 use super::{CrashMode, FaultKind};
+use crate::sim::spawn_world;
 use crate::world::{Shared, World};
 
 /// Starts the injectors the configuration turns on.
@@ -22,13 +23,13 @@ pub(crate) fn start(shared: &Arc<Shared>) {
         (c.clog.enabled, c.partition.enabled, c.attrition.enabled)
     };
     if clog {
-        shared.runtime.spawn(clogs(shared.clone()));
+        spawn_world(shared, "clog injector", clogs(shared.clone()));
     }
     if partition {
-        shared.runtime.spawn(partitions(shared.clone()));
+        spawn_world(shared, "partition injector", partitions(shared.clone()));
     }
     if attrition {
-        shared.runtime.spawn(attrition_loop(shared.clone()));
+        spawn_world(shared, "attrition injector", attrition_loop(shared.clone()));
     }
 }
 
@@ -58,7 +59,7 @@ async fn clogs(shared: Arc<Shared>) {
     loop {
         let wait = {
             let mut world = shared.lock();
-            let interval = world.net.faults.config.clog.interval * 2;
+            let interval = world.net.faults.config.clog.interval.saturating_mul(2);
             upto(world.net.faults.chaos_rng(), interval)
         };
         tokio::time::sleep(wait).await;
@@ -87,7 +88,7 @@ async fn partitions(shared: Arc<Shared>) {
     loop {
         let wait = {
             let mut world = shared.lock();
-            let interval = world.net.faults.config.partition.interval * 2;
+            let interval = world.net.faults.config.partition.interval.saturating_mul(2);
             upto(world.net.faults.chaos_rng(), interval)
         };
         tokio::time::sleep(wait).await;
@@ -117,7 +118,7 @@ async fn attrition_loop(shared: Arc<Shared>) {
     loop {
         let wait = {
             let mut world = shared.lock();
-            let interval = world.net.faults.config.attrition.interval * 2;
+            let interval = world.net.faults.config.attrition.interval.saturating_mul(2);
             upto(world.net.faults.chaos_rng(), interval)
         };
         tokio::time::sleep(wait).await;
@@ -151,7 +152,7 @@ async fn attrition_loop(shared: Arc<Shared>) {
             continue;
         }
         let restarter = shared.clone();
-        shared.runtime.spawn(async move {
+        spawn_world(&shared, "attrition restarter", async move {
             tokio::time::sleep(delay).await;
             let down = {
                 let world = restarter.lock();

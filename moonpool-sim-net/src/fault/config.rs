@@ -91,7 +91,8 @@ pub struct LatencyFaults {
 pub struct ClogFaults {
     /// Inject random clogs. Chaos: on.
     pub enabled: bool,
-    /// Mean time between two random clogs (uniform in 0..2×). Chaos: 4 s.
+    /// Mean time between two random clogs (uniform in 0..2×); must be
+    /// positive. Chaos: 4 s.
     pub interval: Duration,
     /// Longest clog (uniform in 0..=max). Chaos: 2 s.
     pub max_duration: Duration,
@@ -103,7 +104,8 @@ pub struct ClogFaults {
 pub struct PartitionFaults {
     /// Inject random partitions. Chaos: on.
     pub enabled: bool,
-    /// Mean time between two random partitions (uniform in 0..2×). Chaos: 8 s.
+    /// Mean time between two random partitions (uniform in 0..2×); must be
+    /// positive. Chaos: 8 s.
     pub interval: Duration,
     /// Longest partition (uniform in 0..=max). Chaos: 8 s, so some outlast
     /// [`FaultConfig::connection_timeout`].
@@ -202,7 +204,8 @@ pub struct LossFaults {
 pub struct AttritionFaults {
     /// Crash and restart random restartable hosts. Chaos: on.
     pub enabled: bool,
-    /// Mean time between two crashes (uniform in 0..2×). Chaos: 10 s.
+    /// Mean time between two crashes (uniform in 0..2×); must be positive.
+    /// Chaos: 10 s.
     pub interval: Duration,
     /// Hosts down at once, at most. Chaos: 1.
     pub max_down: usize,
@@ -342,7 +345,8 @@ impl FaultConfig {
         }
         let mut draw = || rng.random_range(0..3u32);
         let hard = |p: &mut f64| *p = (*p * 10.0).min(0.9);
-        let quicker = |d: &mut Duration| *d /= 4;
+        // Never down to zero: an interval must stay positive.
+        let quicker = |d: &mut Duration| *d = (*d / 4).max(Duration::from_nanos(1));
         let mut level = draw();
         self.latency.enabled &= level > 0;
         if level == 2 {
@@ -421,7 +425,10 @@ impl FaultConfig {
         self
     }
 
-    /// Checks that every probability is in 0..=1 and the latency bounds are ordered.
+    /// Checks that every probability is in 0..=1, the latency bounds are
+    /// ordered, and the connection timeout and the scheduled faults'
+    /// intervals are positive. A duration too long to add to an instant is
+    /// valid and means "never".
     pub fn validate(&self) -> Result<(), crate::ConfigError> {
         let invalid = |field, problem| Err(crate::ConfigError { field, problem });
         let probabilities = [
@@ -482,6 +489,18 @@ impl FaultConfig {
         if self.connection_timeout.is_zero() {
             return invalid("connection_timeout", "must be positive");
         }
+        // A zero interval would inject faults back to back without letting
+        // simulated time move: the iteration would spin in wall time.
+        let intervals = [
+            ("clog.interval", self.clog.interval),
+            ("partition.interval", self.partition.interval),
+            ("attrition.interval", self.attrition.interval),
+        ];
+        for (field, interval) in intervals {
+            if interval.is_zero() {
+                return invalid(field, "must be positive");
+            }
+        }
         Ok(())
     }
 }
@@ -496,6 +515,30 @@ mod tests {
         assert_eq!(FaultConfig::chaos().validate(), Ok(()));
         for seed in 0..64 {
             assert_eq!(FaultConfig::chaos().swarm(seed).validate(), Ok(()));
+        }
+    }
+
+    #[test]
+    fn a_zero_interval_of_a_scheduled_fault_is_rejected() {
+        let fields = ["clog.interval", "partition.interval", "attrition.interval"];
+        for (i, field) in fields.into_iter().enumerate() {
+            let mut config = FaultConfig::chaos();
+            let interval = [
+                &mut config.clog.interval,
+                &mut config.partition.interval,
+                &mut config.attrition.interval,
+            ];
+            *interval.into_iter().nth(i).unwrap() = Duration::ZERO;
+            assert_eq!(config.validate().map_err(|e| e.field), Err(field));
+        }
+    }
+
+    #[test]
+    fn swarm_keeps_a_tiny_interval_positive() {
+        let mut config = FaultConfig::chaos();
+        config.clog.interval = Duration::from_nanos(1);
+        for seed in 0..64 {
+            assert_eq!(config.clone().swarm(seed).validate(), Ok(()));
         }
     }
 

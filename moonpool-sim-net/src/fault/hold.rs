@@ -1,36 +1,77 @@
 //! Clogs and partitions at delivery: packets of a blocked path wait, in
 //! order, in their receiving end until the block ends; a partition that
 //! outlasts the connection timeout fails the connection at both ends.
+//!
+//! Handshake packets wait in the same queues as the bytes that follow them:
+//! the SYN in the server end, the SYN-ACK or refusal in the client end. So
+//! nothing the server sends can reach a client end still connecting, however
+//! the blocks overlap or end (a heal releases everything, in order).
 
 use tokio::time::Instant;
 
 use super::FaultKind;
+use crate::host::HostId;
+use crate::instant::later;
 use crate::net::Net;
-use crate::net::connection::{EndState, Endpoint, Side};
+use crate::net::connection::{Connection, EndState, Endpoint, Side};
 use crate::net::queue::Event;
 use crate::net::slab::Key;
 use crate::world::{Wakes, World};
 
+/// The hosts a packet for the `to` end travels between, or `None` if no
+/// block can apply (the client asked for an address no host has). A server
+/// end not yet born stands for the host the client's address resolved to.
+fn hosts_toward(conn: &Connection, to: Side) -> Option<(HostId, HostId)> {
+    let server = conn.end(Side::Server);
+    let server_host = if server.state == EndState::Unborn {
+        conn.dest?
+    } else {
+        server.host
+    };
+    let client_host = conn.end(Side::Client).host;
+    Some(match to {
+        Side::Server => (client_host, server_host),
+        Side::Client => (server_host, client_host),
+    })
+}
+
+/// The end a packet is for.
+fn destination(event: &Event) -> Option<(Key, Side)> {
+    match *event {
+        Event::Data { conn, to, .. } | Event::Fin { conn, to } | Event::Rst { conn, to } => {
+            Some((conn, to))
+        }
+        Event::Syn(key) => Some((key, Side::Server)),
+        Event::SynAck(key) | Event::Refuse(key) => Some((key, Side::Client)),
+        Event::Release { .. } | Event::Expire { .. } => None,
+    }
+}
+
 impl World {
-    /// Returns the event if it may be applied now; otherwise holds or
-    /// reschedules it (or, for a connect across a partition, turns it into
-    /// a refusal or drops it).
+    /// Returns the event if it may be applied now; otherwise holds it (or,
+    /// for a connect across a partition, turns it into a refusal or drops it).
     pub(crate) fn hold_if_blocked(
         &mut self,
         event: Event,
         now: Instant,
         wakes: &mut Wakes,
     ) -> Option<Event> {
-        match event {
-            Event::Data { conn, to, .. } | Event::Fin { conn, to } | Event::Rst { conn, to } => {
-                self.hold_packet(conn, to, event, now, wakes)
-            }
-            Event::Syn(key) => self.hold_handshake(key, Side::Client, event, now, wakes),
-            Event::SynAck(key) | Event::Refuse(key) => {
-                self.hold_handshake(key, Side::Server, event, now, wakes)
-            }
-            other => Some(other),
+        match destination(&event) {
+            Some((key, to)) => self.hold_packet(key, to, event, now, wakes),
+            None => Some(event),
         }
+    }
+
+    /// The block on the path toward `key`'s `to` end now, if any: its end
+    /// and whether it is a partition. Stable connections and hosts are never
+    /// blocked.
+    fn block_toward(&mut self, key: Key, to: Side, now: Instant) -> Option<(Instant, bool)> {
+        let conn = self.conns.get(key)?;
+        let (src, dst) = hosts_toward(conn, to)?;
+        if conn.stable || self.net.faults.is_stable(src, dst) {
+            return None;
+        }
+        self.net.faults.blocked(src, dst, now)
     }
 
     fn hold_packet(
@@ -41,90 +82,74 @@ impl World {
         now: Instant,
         wakes: &mut Wakes,
     ) -> Option<Event> {
+        let block = self.block_toward(key, to, now);
         let World { net, conns, .. } = self;
         let Some(conn) = conns.get_mut(key) else {
             return Some(event);
         };
+        let handshake = event.is_handshake();
         let path = conn.path(to.other());
-        let block = if conn.stable || net.faults.is_stable(path.src, path.dst) {
-            None
-        } else {
-            net.faults.blocked(path.src, path.dst, now)
-        };
         let receiver = conn.end_mut(to);
         if receiver.held.is_empty() {
-            let Some((until, _)) = block else {
+            let Some((until, partition)) = block else {
                 return Some(event);
             };
+            if partition && matches!(event, Event::Syn(_)) {
+                return self.syn_across_partition(key, now);
+            }
             net.schedule(until, Event::Release { conn: key, to }, wakes);
-            net.fault(now, FaultKind::Held, path.from, path.to);
+            // A delayed handshake is part of the block's cost, not a held
+            // packet of its own (it never was).
+            if !handshake {
+                net.fault(now, FaultKind::Held, path.from, path.to);
+            }
         }
         receiver.held.push_back(event);
-        if let Some((_, true)) = block {
+        if !handshake && let Some((_, true)) = block {
             net.start_hold_timer(receiver, key, to, now, wakes);
         }
         None
     }
 
-    /// Handshake packets sent by `from`'s end: a clog delays them; a
-    /// partition refuses or swallows a SYN and delays the answers.
-    fn hold_handshake(
-        &mut self,
-        key: Key,
-        from: Side,
-        event: Event,
-        now: Instant,
-        wakes: &mut Wakes,
-    ) -> Option<Event> {
-        let World { net, conns, .. } = self;
-        let Some(conn) = conns.get(key) else {
-            return Some(event);
-        };
-        let Some(dest) = conn.dest else {
-            return Some(event);
-        };
-        let client = conn.end(Side::Client);
-        let (src, dst) = match from {
-            Side::Client => (client.host, dest),
-            Side::Server => (dest, client.host),
-        };
-        if net.faults.is_stable(src, dst) {
-            return Some(event);
+    /// A connection request meets a partition: refused, or lost (the
+    /// connect hangs), as `partition.connect` says.
+    fn syn_across_partition(&mut self, key: Key, now: Instant) -> Option<Event> {
+        let conn = self.conns.get(key)?;
+        let (local, target) = (conn.end(Side::Client).local, conn.target);
+        let net = &mut self.net;
+        let mode = net.faults.config.partition.connect;
+        if net.faults.refuse(mode) {
+            net.fault(now, FaultKind::ConnectRefused, local, target);
+            return Some(Event::Refuse(key));
         }
-        let Some((until, partition)) = net.faults.blocked(src, dst, now) else {
-            return Some(event);
-        };
-        let (local, target) = (client.local, conn.target);
-        if partition && matches!(event, Event::Syn(_)) {
-            let mode = net.faults.config.partition.connect;
-            if net.faults.refuse(mode) {
-                net.fault(now, FaultKind::ConnectRefused, local, target);
-                return Some(Event::Refuse(key));
-            }
-            net.fault(now, FaultKind::ConnectHang, local, target);
-            return None;
-        }
-        net.schedule(until, event, wakes);
+        net.fault(now, FaultKind::ConnectHang, local, target);
         None
     }
 
     /// A block on the path to `to` may have ended: deliver what it held, in
     /// order, or wait for the block's new end.
     pub(crate) fn release(&mut self, key: Key, to: Side, now: Instant, wakes: &mut Wakes) {
-        let World { net, conns, .. } = self;
-        let Some(conn) = conns.get_mut(key) else {
-            return;
-        };
-        let path = conn.path(to.other());
-        if !conn.stable
-            && !net.faults.is_stable(path.src, path.dst)
-            && let Some((until, _)) = net.faults.blocked(path.src, path.dst, now)
-        {
-            if !conn.end(to).held.is_empty() {
-                net.schedule(until, Event::Release { conn: key, to }, wakes);
+        if let Some((until, partition)) = self.block_toward(key, to, now) {
+            let Some(conn) = self.conns.get_mut(key) else {
+                return;
+            };
+            let held = &mut conn.end_mut(to).held;
+            if partition && matches!(held.front(), Some(Event::Syn(_))) {
+                // A SYN a clog delayed now meets a partition, as if it
+                // arrived only now.
+                held.clear();
+                if let Some(refusal) = self.syn_across_partition(key, now) {
+                    self.apply(refusal, now, wakes);
+                }
+            } else if !held.is_empty() {
+                self.net
+                    .schedule(until, Event::Release { conn: key, to }, wakes);
             }
             return;
         }
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
         let receiver = conn.end_mut(to);
         let held = std::mem::take(&mut receiver.held);
         if !receiver.vanished {
@@ -161,7 +186,7 @@ impl World {
         let mut failed = false;
         for side in [Side::Client, Side::Server] {
             let end = conn.end_mut(side);
-            end.held.clear();
+            end.forget_held();
             end.held_since = None;
             if end.state == EndState::Open && !end.reset {
                 end.abort();
@@ -210,7 +235,7 @@ impl Net {
             return;
         }
         end.held_since = Some(now);
-        let at = now + self.faults.config.connection_timeout;
+        let at = later(now, self.faults.config.connection_timeout);
         let expire = Event::Expire {
             conn: key,
             to,

@@ -35,10 +35,16 @@ pub(crate) use state::{Block, FaultState};
 pub enum CrashMode {
     /// Abruptly: every socket sends RST; peers see `ConnectionReset`.
     Reset,
-    /// The machine vanishes: no FIN, no RST. Peers' connections are
-    /// half-open: their writes succeed until the send buffer fills, their
-    /// reads block, until the connection timeout fails them with `TimedOut`
-    /// (or the host restarts and its kernel answers with RST).
+    /// The machine vanishes: no FIN, no RST on the connections it had open.
+    /// Peers' connections are half-open: their writes succeed until the
+    /// send buffer fills, their reads block, until the connection timeout
+    /// fails them with `TimedOut` (or the host restarts and its kernel
+    /// answers with RST).
+    ///
+    /// Only those are silent: connections queued in its listeners but
+    /// never accepted are reset, its own connect still in progress answers
+    /// the handshake reply with a RST, and while it is down a connection
+    /// attempt to it is refused, as with [`CrashMode::Reset`].
     Vanish,
     /// The process exits: sockets close as on drop (FIN after the bytes
     /// already written, RST where unread data is left).

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use super::{Block, CrashMode, FaultCounts, FaultKind};
 use crate::host::{HostContext, HostError, HostId, SimHandle};
+use crate::instant::later;
 use crate::net::connection::{EndState, Side, send_reset, transmit};
 use crate::world::{Shared, Wakes, World};
 
@@ -45,7 +46,7 @@ impl World {
         self.net.faults.add_block(Block {
             from: from_id,
             to: to_id,
-            until: now + duration,
+            until: later(now, duration),
             partition,
         });
         let kind = if partition {
@@ -155,7 +156,8 @@ impl SimHandle {
         })?
     }
 
-    /// Ends every partition and clog now; held bytes are delivered.
+    /// Ends every partition and clog now; everything held (bytes, FIN,
+    /// RST, handshake packets) is delivered at once, in order.
     pub fn heal(&self) -> Result<(), HostError> {
         self.shared.with_world(|world, wakes| {
             world.net.faults.clear_blocks();
@@ -254,7 +256,7 @@ pub fn timer() -> Instant {
 /// Use it where your code sleeps and a late wake-up must be survivable.
 pub async fn buggified_sleep(duration: Duration) {
     let extra = HostContext::current().and_then(|ctx| buggify_extra(&ctx.shared, ctx.host));
-    tokio::time::sleep(duration + extra.unwrap_or_default()).await;
+    tokio::time::sleep(duration.saturating_add(extra.unwrap_or_default())).await;
 }
 
 fn buggify_extra(shared: &Arc<Shared>, host: HostId) -> Option<Duration> {

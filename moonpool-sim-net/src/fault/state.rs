@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use super::config::{ConnectFailure, FaultConfig};
 use super::kind::FaultCounts;
 use crate::host::HostId;
+use crate::instant::later;
 use crate::seed::derive_seed;
 
 /// Tags the fault streams so they never coincide with host or net streams.
@@ -142,7 +143,7 @@ impl FaultState {
         let mut losses = 0u32;
         let mut rto = c.retransmit_timeout;
         while delay <= self.config.connection_timeout && self.rng.loss.random_bool(c.probability) {
-            delay += rto;
+            delay = delay.saturating_add(rto);
             rto = rto.saturating_mul(2);
             losses += 1;
         }
@@ -261,7 +262,7 @@ impl FaultState {
         let max = self.config.clock.max_drift;
         let timer = self.timers.entry(host).or_insert(now);
         let base = (*timer).max(now);
-        let room = (now + max).saturating_duration_since(base);
+        let room = later(now, max).saturating_duration_since(base);
         let step = room.mul_f64(self.rng.clock.random::<f64>() / 2.0);
         *timer = base + step;
         (*timer, *timer > now)
@@ -274,7 +275,8 @@ impl FaultState {
             return None;
         }
         let u: f64 = self.rng.delay.random();
-        Some(c.max.mul_f64(u.powi(1000)))
+        // `mul_f64`, without its panic when `max` is near `Duration::MAX`.
+        Some(Duration::try_from_secs_f64(u.powi(1000) * c.max.as_secs_f64()).unwrap_or(c.max))
     }
 }
 

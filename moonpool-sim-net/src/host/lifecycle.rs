@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::net::Ipv4Addr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, info_span};
 
 use super::spawn::spawn_in;
+use super::task::panic_message;
 use super::{HostContext, HostError, HostId};
 use crate::BoxError;
 use crate::fault::CrashMode;
@@ -62,7 +64,21 @@ pub(crate) fn start_host(shared: &Arc<Shared>, id: HostId, root: Option<RootFutu
     ctx.span.in_scope(|| debug!("host started"));
     let root = match (root, factory) {
         (Some(root), _) => root,
-        (None, Some(factory)) => ctx.clone().sync_scope(|| factory()),
+        (None, Some(factory)) => {
+            let made = catch_unwind(AssertUnwindSafe(|| ctx.clone().sync_scope(|| factory())));
+            match made {
+                Ok(root) => root,
+                Err(payload) => {
+                    // No root task will run: the incarnation is down at once
+                    // (tasks the factory spawned included), and the iteration
+                    // fails with the panic.
+                    let message = format!("host factory: {}", panic_message(payload.as_ref()));
+                    shared.crash_id(ctx.host, CrashMode::Reset);
+                    shared.record_panic(ctx.host, message);
+                    return;
+                }
+            }
+        }
         (None, None) => return,
     };
     let (host, incarnation) = (ctx.host, ctx.incarnation);
@@ -89,6 +105,16 @@ impl Shared {
         }
         wakes.finish(self);
         Ok(())
+    }
+
+    /// Crashes host `id` (already known to exist).
+    fn crash_id(&self, id: HostId, mode: CrashMode) {
+        let mut wakes = Wakes::default();
+        let tasks = self.lock().crash_host(id, mode, &mut wakes);
+        for task in tasks {
+            task.abort();
+        }
+        wakes.finish(self);
     }
 
     pub(crate) fn restart(self: &Arc<Self>, ip: Ipv4Addr) -> Result<(), HostError> {
@@ -287,7 +313,7 @@ impl World {
                     end.recv.clear();
                     end.recv_bytes = 0;
                 }
-                end.held.clear();
+                end.forget_held();
                 end.state = EndState::Closed;
                 touched.push(key);
             }

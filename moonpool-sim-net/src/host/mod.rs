@@ -15,3 +15,4 @@ pub use handle::{HostInfo, SimHandle, handle};
 pub(crate) use lifecycle::{Factory, RootFuture, start_host};
 pub use spawn::{HostHandle, spawn};
 pub(crate) use table::{HostId, HostTable};
+pub(crate) use task::panic_message;

@@ -14,6 +14,7 @@ use super::slab::Key;
 use super::{Net, Path};
 use crate::fault::FaultKind;
 use crate::host::HostId;
+use crate::instant::later;
 use crate::world::Wakes;
 
 /// Which end of a connection: the one that connected or the one that accepted.
@@ -147,6 +148,13 @@ impl Endpoint {
         self.discard_buffers();
     }
 
+    /// Forgets the packets held for this end, except a handshake reply: a
+    /// SYN-ACK still reaches the host when the block ends, whose kernel
+    /// answers it with a RST if the socket is gone.
+    pub(crate) fn forget_held(&mut self) {
+        self.held.retain(Event::is_handshake);
+    }
+
     pub(crate) fn wake_all(&mut self, wakes: &mut Wakes) {
         wakes.push(self.read_waker.take());
         wakes.push(self.write_waker.take());
@@ -256,7 +264,7 @@ pub(crate) fn transmit(
                 net.fault(now, FaultKind::Loss, path.from, path.to);
             }
             if delay > net.faults.config.connection_timeout {
-                let at = now + net.faults.config.connection_timeout;
+                let at = later(now, net.faults.config.connection_timeout);
                 net.schedule(
                     at,
                     Event::Expire {
@@ -267,7 +275,7 @@ pub(crate) fn transmit(
                     wakes,
                 );
             }
-            me.last_arrival = me.last_arrival.max(now + delay);
+            me.last_arrival = me.last_arrival.max(later(now, delay));
         }
         let at = net.arrival(now, &mut me.last_arrival, path);
         net.schedule(
@@ -305,6 +313,11 @@ pub(crate) fn send_reset(
         return;
     }
     me.rst_sent = true;
+    if me.unsent_bytes > 0 {
+        // Their room in the send buffer is free again: a writer waiting
+        // for it goes on (and learns what the connection became).
+        wakes.push(me.write_waker.take());
+    }
     me.discard_outgoing();
     let at = net.arrival(now, &mut me.last_arrival, path);
     net.schedule(

@@ -125,6 +125,10 @@ impl World {
             }
         }
         let me = conn.end_mut(side);
+        if me.reset {
+            // A random close just reset this end: nothing more is sent.
+            return Poll::Ready(Err(errors::reset_or_timeout(me.timed_out)));
+        }
         let room = net
             .config
             .send_buffer

@@ -24,7 +24,10 @@ pub(crate) struct Listener {
     pub(crate) host: HostId,
     pub(crate) addr: SocketAddr,
     pub(crate) backlog: VecDeque<Key>,
-    pub(crate) waker: Option<Waker>,
+    /// Every task waiting in `accept` (several may share one listener, as
+    /// with tokio's `accept(&self)`); all are woken when a connection is
+    /// queued, and those that find none wait again.
+    pub(crate) acceptors: Vec<Waker>,
 }
 
 impl Listener {
@@ -32,6 +35,12 @@ impl Listener {
     /// address of its host; one bound to an address only to that address.
     fn accepts(&self, ip: IpAddr) -> bool {
         self.addr.ip().is_unspecified() || self.addr.ip() == ip
+    }
+
+    fn wake_acceptors(&mut self, wakes: &mut Wakes) {
+        for waker in self.acceptors.drain(..) {
+            wakes.push(Some(waker));
+        }
     }
 }
 
@@ -71,7 +80,7 @@ impl World {
             host,
             addr: local,
             backlog: VecDeque::new(),
-            waker: None,
+            acceptors: Vec::new(),
         });
         self.ports.insert((host, port), key);
         debug!(%local, "listening");
@@ -98,7 +107,9 @@ impl World {
                 return Poll::Ready(Ok((key, local, peer)));
             }
         }
-        store_waker(&mut listener.waker, cx.waker());
+        if !listener.acceptors.iter().any(|w| w.will_wake(cx.waker())) {
+            listener.acceptors.push(cx.waker().clone());
+        }
         Poll::Pending
     }
 
@@ -109,14 +120,14 @@ impl World {
         if self.finished {
             return;
         }
-        let Some(listener) = self.listeners.remove(key) else {
+        let Some(mut listener) = self.listeners.remove(key) else {
             return;
         };
         let slot = (listener.host, listener.addr.port());
         if self.ports.get(&slot) == Some(&key) {
             self.ports.remove(&slot);
         }
-        wakes.push(listener.waker);
+        listener.wake_acceptors(wakes);
         debug!(local = %listener.addr, unaccepted = listener.backlog.len(), "listener closed");
         let now = Instant::now();
         for conn_key in listener.backlog {
@@ -268,7 +279,7 @@ impl World {
                 let path = conn.path(Side::Server);
                 let server = conn.end_mut(Side::Server);
                 listener.backlog.push_back(key);
-                wakes.push(listener.waker.take());
+                listener.wake_acceptors(wakes);
                 let at = net.arrival(now, &mut server.last_arrival, path);
                 net.schedule(at, Event::SynAck(key), wakes);
                 net.record(

@@ -22,6 +22,7 @@ use queue::{Event, EventQueue};
 use crate::config::NetConfig;
 use crate::fault::{FaultConfig, FaultKind, FaultState};
 use crate::host::HostId;
+use crate::instant::later;
 use crate::seed::{NET_STREAM, derive_seed};
 use crate::trace::{EventTrace, NetEvent};
 use crate::world::Wakes;
@@ -91,14 +92,14 @@ impl Net {
     /// packet arrives at `last`: never earlier than `last`, so bytes of one
     /// direction stay in order.
     pub(crate) fn arrival(&mut self, now: Instant, last: &mut Instant, path: Path) -> Instant {
-        let at = (now + self.latency(now, path)).max(*last);
+        let at = later(now, self.latency(now, path)).max(*last);
         *last = at;
         at
     }
 
     /// A one-off packet (handshake) that has no pipe to stay ordered with.
     pub(crate) fn arrival_unordered(&mut self, now: Instant, path: Path) -> Instant {
-        now + self.latency(now, path)
+        later(now, self.latency(now, path))
     }
 
     /// Counts a fault and records it in the trace.

@@ -32,6 +32,13 @@ pub(crate) enum Event {
     Expire { conn: Key, to: Side, always: bool },
 }
 
+impl Event {
+    /// A connection handshake packet (SYN, SYN-ACK, refusal).
+    pub(crate) fn is_handshake(&self) -> bool {
+        matches!(self, Event::Syn(_) | Event::SynAck(_) | Event::Refuse(_))
+    }
+}
+
 struct Scheduled {
     at: Instant,
     seq: u64,

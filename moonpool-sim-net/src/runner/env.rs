@@ -9,7 +9,8 @@ use super::error::RunnerError;
 /// `MOONPOOL_SEED=<n>`: run exactly this one seed (decimal or `0x` hex).
 pub const SEED_VAR: &str = "MOONPOOL_SEED";
 /// `MOONPOOL_ITERATIONS=<n>`: replace the iteration count (CI small,
-/// nightly large).
+/// nightly large). `0` is an error when the run starts
+/// ([`RunnerError::NoIterations`](super::RunnerError::NoIterations)).
 pub const ITERATIONS_VAR: &str = "MOONPOOL_ITERATIONS";
 /// `MOONPOOL_SEEDS=<a>..<b>` (or `<a>..=<b>`): run exactly the seeds of
 /// that range, so a sweep can be sharded across machines.

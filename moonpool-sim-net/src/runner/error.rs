@@ -25,6 +25,18 @@ pub enum RunnerError {
         /// The other.
         second: &'static str,
     },
+    /// The run would have no iteration at all (`MOONPOOL_ITERATIONS=0`, an
+    /// iteration count of 0, or an empty list or range of seeds): it would
+    /// pass without testing anything.
+    #[error(
+        "the run has no iteration (iteration count {limit}, {seeds} seeds): set MOONPOOL_ITERATIONS or the seeds to at least one"
+    )]
+    NoIterations {
+        /// The iteration count after the environment overrides.
+        limit: u64,
+        /// How many seeds there were (`endless` for derived seeds).
+        seeds: String,
+    },
     /// A timeline was asked for a run of more than one seed.
     #[error(
         "MOONPOOL_TRACE writes the timeline of one seed, but this run has up to {iterations} iterations: set MOONPOOL_SEED too"

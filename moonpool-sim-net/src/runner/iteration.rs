@@ -125,6 +125,36 @@ async fn quiesce(config: QuiescenceConfig) {
     }
 }
 
+/// One workload's place in the count of those still running: released
+/// when the workload ends in any way (returns, fails, panics, or is dropped
+/// because its host crashed or the iteration failed). The last one out
+/// signals shutdown.
+struct Pending {
+    count: Arc<AtomicUsize>,
+    shutdown: CancellationToken,
+    released: bool,
+}
+
+impl Pending {
+    /// Releases the place; true if it was the last one.
+    fn release(&mut self) -> bool {
+        if std::mem::replace(&mut self.released, true) {
+            return false;
+        }
+        let last = self.count.fetch_sub(1, Ordering::AcqRel) == 1;
+        if last {
+            self.shutdown.cancel();
+        }
+        last
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
 struct WorkloadWrap {
     failed: CancellationToken,
     shutdown: CancellationToken,
@@ -135,18 +165,23 @@ struct WorkloadWrap {
 
 impl WorkloadWrap {
     /// The workload, ended early by a recorded failure; the last workload
-    /// to finish signals shutdown and waits for quiescence.
+    /// to end (however it ends) signals shutdown, and waits for quiescence
+    /// if it returned `Ok`.
     async fn run(self, workload: HostFuture) -> Result<(), BoxError> {
         let workload = CaptureOnPanic {
             inner: workload,
             slot: Arc::clone(&self.snapshot),
         };
+        let mut pending = Pending {
+            count: Arc::clone(&self.pending),
+            shutdown: self.shutdown.clone(),
+            released: false,
+        };
         let work = async {
             let result = workload.await;
             match &result {
                 Ok(()) => {
-                    if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
-                        self.shutdown.cancel();
+                    if pending.release() {
                         quiesce(self.quiescence).await;
                     }
                 }
@@ -239,7 +274,7 @@ impl SimulationBuilder {
                 });
             }
         }
-        let result = sim.run(self.budget + self.quiescence.max_wait);
+        let result = sim.run(self.budget.saturating_add(self.quiescence.max_wait));
 
         drop(subscriber);
         let timeline = recorder.and_then(RecorderGuard::finish);

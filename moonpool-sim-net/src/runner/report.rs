@@ -61,7 +61,7 @@ impl SimulationReport {
     }
 
     /// No iteration failed and, if the run asked for it, every
-    /// `sometimes!` was seen.
+    /// `sometimes!` was seen (and there was at least one).
     pub fn passed(&self) -> bool {
         self.failures.is_empty() && (!self.coverage_required || self.coverage.is_complete())
     }
@@ -126,6 +126,12 @@ impl fmt::Display for SimulationReport {
         let missing = self.missing_sometimes();
         if self.coverage_required && !missing.is_empty() {
             writeln!(f, "never seen: {}", missing.join(", "))?;
+        }
+        if self.coverage_required && self.coverage.sometimes.is_empty() {
+            writeln!(
+                f,
+                "coverage required, but no sometimes! was evaluated or declared"
+            )?;
         }
         for (kind, count) in &self.faults {
             writeln!(f, "fault {kind}: {count}")?;

@@ -54,6 +54,15 @@ impl Plan {
             .seeds
             .len()
             .map_or(plan.limit, |len| len.min(plan.limit));
+        if plan.count == 0 {
+            return Err(RunnerError::NoIterations {
+                limit: plan.limit,
+                seeds: plan
+                    .seeds
+                    .len()
+                    .map_or_else(|| "endless".to_owned(), |len| len.to_string()),
+            });
+        }
         if plan.trace.is_some() && plan.count != 1 {
             return Err(RunnerError::TraceNeedsOneSeed {
                 iterations: plan.count,
@@ -72,7 +81,8 @@ impl SimulationBuilder {
     /// [`SimulationReport::assert_passed`].
     ///
     /// # Errors
-    /// An environment variable is invalid, or the report or timeline file
+    /// An environment variable is invalid, the run would have no iteration
+    /// ([`RunnerError::NoIterations`]), or the report or timeline file
     /// cannot be written.
     pub fn run(&self) -> Result<SimulationReport, RunnerError> {
         self.run_with(&EnvOverrides::from_env()?)
@@ -237,6 +247,19 @@ mod tests {
         };
         let plan = plan(until_covered(), env);
         assert_eq!((plan.count, plan.until_covered), (7, true));
+    }
+
+    #[test]
+    fn a_run_without_iterations_is_an_error() {
+        let zero = EnvOverrides {
+            iterations: Some(0),
+            ..EnvOverrides::default()
+        };
+        let error = Plan::new(&SimulationBuilder::new(), &zero).unwrap_err();
+        assert!(matches!(error, RunnerError::NoIterations { limit: 0, .. }));
+        let no_seeds = SimulationBuilder::new().seeds(Seeds::Range(5..5));
+        let error = Plan::new(&no_seeds, &EnvOverrides::default()).unwrap_err();
+        assert!(matches!(error, RunnerError::NoIterations { .. }));
     }
 
     #[test]

@@ -78,7 +78,9 @@ pub enum Iterations {
     /// Exactly this many iterations (fewer if the seeds run out).
     Fixed(u64),
     /// Until every registered or declared `sometimes!` has been seen, at
-    /// most `max` iterations. Missing coverage fails the run.
+    /// most `max` iterations. Missing coverage fails the run, and so does a
+    /// run where no `sometimes!` was evaluated or declared at all (it runs
+    /// all `max` iterations: there is nothing to stop on).
     UntilAllSometimes {
         /// Upper bound on iterations.
         max: u64,

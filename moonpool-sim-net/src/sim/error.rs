@@ -52,6 +52,20 @@ pub enum SimError {
         /// The panic message.
         message: String,
     },
+    /// A task of the simulator itself (the event driver, a chaos injector,
+    /// the attrition restarter) panicked: a bug in the simulator, or a
+    /// configuration it did not reject.
+    #[error("the simulator's {task} panicked at {at:?}: {message}")]
+    SimulatorPanicked {
+        /// Stable hash of the network events until the panic.
+        trace_hash: u64,
+        /// Which task of the simulator.
+        task: &'static str,
+        /// Simulated time of the panic.
+        at: Duration,
+        /// The panic message.
+        message: String,
+    },
     /// The iteration has no workload, so it would have nothing to wait for.
     #[error("the simulation has no workload: add one with Sim::workload")]
     NoWorkload,
@@ -85,9 +99,9 @@ impl SimError {
     pub fn trace_hash(&self) -> Option<u64> {
         match self {
             SimError::Stalled(report) | SimError::BudgetExceeded(report) => Some(report.trace_hash),
-            SimError::HostFailed { trace_hash, .. } | SimError::TaskPanicked { trace_hash, .. } => {
-                Some(*trace_hash)
-            }
+            SimError::HostFailed { trace_hash, .. }
+            | SimError::TaskPanicked { trace_hash, .. }
+            | SimError::SimulatorPanicked { trace_hash, .. } => Some(*trace_hash),
             _ => None,
         }
     }

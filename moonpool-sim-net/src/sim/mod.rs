@@ -5,6 +5,7 @@ mod driver;
 mod error;
 mod report;
 mod run;
+mod world_task;
 
 use std::fmt;
 use std::future::Future;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 pub use error::SimError;
 pub use report::{HostReport, SocketReport, WaitReport};
+pub(crate) use world_task::spawn_world;
 
 use crate::BoxError;
 use crate::config::{NetConfig, SimConfig};

@@ -89,7 +89,7 @@ impl World {
                 if listener.host == id {
                     sockets.push(SocketReport::Listener {
                         addr: listener.addr,
-                        accepting: listener.waker.is_some(),
+                        accepting: !listener.acceptors.is_empty(),
                         backlog: listener.backlog.len(),
                     });
                 }

@@ -9,6 +9,7 @@ use tokio::time::{Instant, sleep_until};
 
 use super::{HostKind, Sim, SimError, SimOutcome, WorkloadReport, driver};
 use crate::host::{HostTable, start_host};
+use crate::instant::later;
 use crate::net::Net;
 use crate::world::{Shared, World};
 
@@ -106,7 +107,7 @@ async fn iteration(sim: Sim, budget: Duration) -> (Arc<Shared>, Result<SimOutcom
         start,
         seed,
     ));
-    shared.runtime.spawn(driver::drive(shared.clone()));
+    super::spawn_world(&shared, "event driver", driver::drive(shared.clone()));
     for (id, root) in roots {
         start_host(&shared, id, root);
     }
@@ -150,8 +151,8 @@ async fn watch(
     budget: Duration,
     stall_window: Duration,
 ) -> Result<(), SimError> {
-    let deadline = shared.start + budget;
-    let window = stall_window.min(budget / 2);
+    let deadline = later(shared.start, budget);
+    let window = stall_window.min(deadline.saturating_duration_since(shared.start) / 2);
     let check = sleep_until(deadline - window);
     let end = sleep_until(deadline);
     tokio::pin!(check, end);

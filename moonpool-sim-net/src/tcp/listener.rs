@@ -53,6 +53,10 @@ impl SimTcpListener {
     }
 
     /// Waits for the next connection: the stream and the peer's address.
+    ///
+    /// Several tasks may accept on one listener at once (as with tokio's
+    /// `accept(&self)`): every one is woken when a connection arrives, and
+    /// each connection goes to exactly one of them.
     pub async fn accept(&self) -> io::Result<(SimTcpStream, SocketAddr)> {
         std::future::poll_fn(|cx| self.poll_accept(cx)).await
     }

@@ -2,13 +2,18 @@
 //! configurations with one family turned on.
 #![allow(dead_code, unreachable_pub)]
 
+use std::future::Future;
 use std::net::Ipv4Addr;
+use std::pin::Pin;
 use std::time::Duration;
 
 use moonpool_sim_net::{FaultConfig, SimTcpListener, spawn};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub const PORT: u16 = 7000;
+
+/// A host's root future, boxed.
+pub type Root = Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>;
 
 pub fn ip(n: u8) -> Ipv4Addr {
     Ipv4Addr::new(10, 0, 0, n)

@@ -8,6 +8,8 @@ use moonpool_sim_net::{
     HostError, NetConfig, Sim, SimError, SimHandle, SimTcpListener, SimTcpStream, spawn,
 };
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
 use crate::ip;
 
 #[test]
@@ -151,4 +153,33 @@ async fn run_works_from_async_code_on_a_thread_of_its_own() {
         .run(Duration::from_secs(10))
         .unwrap();
     assert_eq!(outcome.sim_elapsed, Duration::from_secs(2));
+}
+
+#[test]
+fn a_stream_moved_into_a_task_outside_any_host_keeps_working() {
+    Sim::new(35)
+        .host("echo", ip(1), || async {
+            let listener = SimTcpListener::bind("0.0.0.0:7000").await?;
+            let (mut stream, _) = listener.accept().await?;
+            let mut buf = [0u8; 4];
+            stream.read_exact(&mut buf).await?;
+            stream.write_all(&buf).await?;
+            tokio::time::sleep(Duration::from_secs(100)).await;
+            Ok::<(), std::io::Error>(())
+        })
+        .workload("w", ip(2), async {
+            let stream = SimTcpStream::connect((ip(1), 7000)).await?;
+            // Only the calls that create a socket need a host.
+            let escaped = tokio::spawn(async move {
+                let mut stream = stream;
+                stream.write_all(b"ping").await?;
+                let mut buf = [0u8; 4];
+                stream.read_exact(&mut buf).await?;
+                Ok::<_, std::io::Error>(buf)
+            });
+            assert_eq!(&escaped.await.unwrap()?, b"ping");
+            Ok::<(), std::io::Error>(())
+        })
+        .run(Duration::from_secs(10))
+        .unwrap();
 }

@@ -268,3 +268,36 @@ fn tiny_buffers_carry_both_directions_intact_under_backpressure() {
         .run(Duration::from_secs(600))
         .unwrap();
 }
+
+#[test]
+fn every_task_accepting_on_one_listener_is_woken() {
+    Sim::new(53)
+        .host("server", ip(1), || async {
+            let listener = std::sync::Arc::new(SimTcpListener::bind("0.0.0.0:7000").await?);
+            for _ in 0..2 {
+                let listener = listener.clone();
+                moonpool_sim_net::spawn(async move {
+                    let (mut stream, _) = listener.accept().await?;
+                    stream.write_all(b"x").await?;
+                    sleep(Duration::from_secs(100)).await;
+                    Ok::<(), io::Error>(())
+                });
+            }
+            sleep(Duration::from_secs(100)).await;
+            Ok::<(), io::Error>(())
+        })
+        .workload("client", ip(2), async {
+            sleep(Duration::from_millis(10)).await;
+            let mut a = SimTcpStream::connect((ip(1), 7000)).await?;
+            let mut b = SimTcpStream::connect((ip(1), 7000)).await?;
+            let mut byte = [0u8; 1];
+            for stream in [&mut a, &mut b] {
+                tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut byte))
+                    .await
+                    .expect("an acceptor was never woken")?;
+            }
+            Ok::<(), io::Error>(())
+        })
+        .run(Duration::from_secs(60))
+        .unwrap();
+}
