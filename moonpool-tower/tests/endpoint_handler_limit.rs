@@ -3,6 +3,8 @@
 //! number of tasks stays bounded.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod node_support;
+
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
@@ -16,6 +18,7 @@ use moonpool_tower::endpoint::DEFAULT_MAX_HANDLER_TASKS;
 use moonpool_tower::net::{TcpConnector, TcpIncoming};
 use moonpool_tower::rpc::{RpcClient, RpcError};
 use moonpool_tower::transport::{EndpointConfig, Transport, TransportConfig};
+use node_support::{local_node, within};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::io::DuplexStream;
@@ -28,28 +31,10 @@ struct Num {
     value: i64,
 }
 
+/// Where the node claims to listen (it never accepts).
+const ADDRESS: &str = "10.9.9.7:4500";
 const SLOW: Uid = Uid::new(0x5104, 1);
 const QUEUED: Uid = Uid::new(0x5104, 2);
-
-const LIMIT: Duration = Duration::from_secs(10);
-
-async fn within<T>(future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, future)
-        .await
-        .expect("did not resolve in time")
-}
-
-/// A node that listens at a made-up address and never accepts: every call
-/// to its own endpoints is delivered locally.
-fn local_node(seed: u64) -> (Transport, NetworkAddress) {
-    let address: NetworkAddress = "10.9.9.7:4500".parse::<SocketAddr>().unwrap().into();
-    let never = futures_util::stream::pending::<io::Result<(DuplexStream, SocketAddr)>>();
-    let transport = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(seed))
-        .listen(address, never)
-        .build()
-        .unwrap();
-    (transport, address)
-}
 
 /// A service that answers each request once `gate` hands it a permit.
 fn gated(
@@ -66,7 +51,7 @@ fn gated(
 
 #[tokio::test]
 async fn a_router_starts_with_the_default_limit_and_no_task() {
-    let (node, _) = local_node(1);
+    let (node, _) = local_node(1, ADDRESS);
     assert_eq!(node.router().max_handler_tasks(), DEFAULT_MAX_HANDLER_TASKS);
     assert_eq!(node.router().handler_tasks(), 0);
     assert_eq!(node.router().rejected_requests(), 0);
@@ -93,7 +78,7 @@ async fn the_limit_comes_from_the_transport_config() {
 
 #[tokio::test]
 async fn beyond_the_limit_callers_get_broken_promise_at_once_and_tasks_stay_bounded() {
-    let (node, address) = local_node(2);
+    let (node, address) = local_node(2, ADDRESS);
     let router = node.router();
     router.set_max_handler_tasks(2);
     let gate = Arc::new(Semaphore::new(0));

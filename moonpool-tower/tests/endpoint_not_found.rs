@@ -2,18 +2,16 @@
 //! fails which calls. Real loopback TCP.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::convert::Infallible;
-use std::time::Duration;
+mod node_support;
 
-use moonpool_codec::{Endpoint, NetworkAddress, Packet, Uid, WellKnownToken};
+use std::convert::Infallible;
+
+use moonpool_codec::{Endpoint, Packet, Uid, WellKnownToken};
 use moonpool_tower::actor::RequestStream;
-use moonpool_tower::net::{TcpConnector, TcpIncoming};
 use moonpool_tower::peer::Outgoing;
 use moonpool_tower::rpc::envelope::encode_not_found;
 use moonpool_tower::rpc::{RpcClient, RpcError};
-use moonpool_tower::transport::Transport;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
+use node_support::{tcp_client as not_listening, tcp_server as listening, within};
 
 #[derive(Clone, PartialEq, prost::Message)]
 struct Num {
@@ -25,32 +23,6 @@ struct Num {
 const GUESSABLE: Uid = Uid::well_known(64);
 const ECHO: Uid = Uid::new(0xec40, 1);
 const SLOW: Uid = Uid::new(0x510, 1);
-
-const LIMIT: Duration = Duration::from_secs(10);
-
-async fn within<T>(future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, future)
-        .await
-        .expect("did not resolve in time")
-}
-
-async fn listening(seed: u64) -> (Transport, NetworkAddress) {
-    let incoming = TcpIncoming::bind("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let address: NetworkAddress = incoming.local_addr().unwrap().into();
-    let transport = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(seed))
-        .listen(address, incoming)
-        .build()
-        .unwrap();
-    (transport, address)
-}
-
-fn not_listening(seed: u64) -> Transport {
-    Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(seed))
-        .build()
-        .unwrap()
-}
 
 fn echo()
 -> impl tower::Service<Num, Response = Num, Error = Infallible, Future: Send> + Clone + Send {

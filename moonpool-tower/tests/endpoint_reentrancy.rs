@@ -4,24 +4,20 @@
 //! instead of hanging the suite.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod node_support;
+
 use std::convert::Infallible;
 use std::future::{Ready, ready};
-use std::io;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use moonpool_codec::{Endpoint, NetworkAddress, Packet, Uid};
+use moonpool_codec::{Endpoint, Packet, Uid};
 use moonpool_tower::actor::RequestStream;
 use moonpool_tower::endpoint::{EndpointRouter, IncomingPacket};
-use moonpool_tower::net::TcpConnector;
 use moonpool_tower::rpc::RpcClient;
-use moonpool_tower::transport::Transport;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use tokio::io::DuplexStream;
+use node_support::local_node;
 use tower::{Service, ServiceExt};
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -30,20 +26,10 @@ struct Num {
     value: i64,
 }
 
+/// Where the node claims to listen (it never accepts).
+const ADDRESS: &str = "10.9.9.9:4500";
 const OWNER: Uid = Uid::new(0x0e1, 1);
 const STREAM: Uid = Uid::new(0x0e1, 2);
-
-/// A node that listens at a made-up address and never accepts: every call
-/// to its own endpoints is delivered locally.
-fn local_node(seed: u64) -> (Transport, NetworkAddress) {
-    let address: NetworkAddress = "10.9.9.9:4500".parse::<SocketAddr>().unwrap().into();
-    let never = futures_util::stream::pending::<io::Result<(DuplexStream, SocketAddr)>>();
-    let transport = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(seed))
-        .listen(address, never)
-        .build()
-        .unwrap();
-    (transport, address)
-}
 
 /// Runs `work` on a thread of its own; panics if it has not returned after
 /// a generous deadline (a deadlock on the router's lock).
@@ -86,7 +72,7 @@ impl<T> Service<IncomingPacket> for Owner<T> {
 
 #[tokio::test]
 async fn unregistering_a_service_that_owns_router_handles_drops_them_without_deadlock() {
-    let (node, address) = local_node(1);
+    let (node, address) = local_node(1, ADDRESS);
     let router = node.router().clone();
     // A request stream, one request taken from it (its promise replies
     // locally), and the caller's response future of that request.
@@ -149,7 +135,7 @@ impl Service<IncomingPacket> for AsksTheRouterWhenCloned {
 
 #[tokio::test]
 async fn a_service_whose_clone_uses_the_router_is_routed_to_without_deadlock() {
-    let (node, _) = local_node(3);
+    let (node, _) = local_node(3, ADDRESS);
     let router = node.router().clone();
     let clones = Arc::new(AtomicUsize::new(0));
     let served = Arc::new(AtomicUsize::new(0));

@@ -3,21 +3,17 @@
 //! for readiness is still answered.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod node_support;
+
 use std::future::{Ready, ready};
-use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use moonpool_codec::{Endpoint, NetworkAddress, Uid};
-use moonpool_tower::net::TcpConnector;
+use moonpool_codec::{Endpoint, Uid};
 use moonpool_tower::rpc::{ApplicationError, RpcClient, RpcError};
-use moonpool_tower::transport::Transport;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use tokio::io::DuplexStream;
+use node_support::{local_node, within};
 
 #[derive(Clone, PartialEq, prost::Message)]
 struct Num {
@@ -25,25 +21,9 @@ struct Num {
     value: i64,
 }
 
+/// Where the node claims to listen (it never accepts).
+const ADDRESS: &str = "10.9.9.8:4500";
 const TOKEN: Uid = Uid::new(0x7e5, 1);
-
-/// A node that listens at a made-up address and never accepts: every call
-/// to its own endpoints is delivered locally.
-fn local_node(seed: u64) -> (Transport, NetworkAddress) {
-    let address: NetworkAddress = "10.9.9.8:4500".parse::<SocketAddr>().unwrap().into();
-    let never = futures_util::stream::pending::<io::Result<(DuplexStream, SocketAddr)>>();
-    let transport = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(seed))
-        .listen(address, never)
-        .build()
-        .unwrap();
-    (transport, address)
-}
-
-async fn within<T>(future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(10), future)
-        .await
-        .expect("did not resolve in time")
-}
 
 /// A service whose first `poll_ready` (on any clone) fails; later ones
 /// would succeed, which is exactly what a caller must not find out.
@@ -74,7 +54,7 @@ impl tower::Service<Num> for FailsReadinessOnce {
 
 #[tokio::test]
 async fn a_service_that_failed_poll_ready_answers_every_later_request_with_that_error() {
-    let (node, address) = local_node(1);
+    let (node, address) = local_node(1, ADDRESS);
     let service = FailsReadinessOnce::default();
     node.router().serve(TOKEN, service.clone()).unwrap();
     let rpc = RpcClient::<Num, Num>::new(&node, Endpoint::new(address, TOKEN));
@@ -96,7 +76,7 @@ async fn a_service_that_failed_poll_ready_answers_every_later_request_with_that_
 
 #[tokio::test(start_paused = true)]
 async fn a_request_waiting_for_readiness_is_served_once_the_service_is_ready() {
-    let (node, address) = local_node(2);
+    let (node, address) = local_node(2, ADDRESS);
     // One request at a time: the second waits for the first's permit.
     let slow = tower::ServiceBuilder::new()
         .concurrency_limit(1)

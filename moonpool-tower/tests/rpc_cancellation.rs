@@ -2,16 +2,15 @@
 //! quietly; local delivery keeps the same outcomes without a socket.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod node_support;
+
 use std::convert::Infallible;
 use std::time::Duration;
 
-use moonpool_codec::{Endpoint, NetworkAddress, Uid};
+use moonpool_codec::{Endpoint, Uid};
 use moonpool_tower::actor::RequestStream;
-use moonpool_tower::net::{TcpConnector, TcpIncoming};
 use moonpool_tower::rpc::{RpcClient, RpcError};
-use moonpool_tower::transport::Transport;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
+use node_support::{tcp_client as client, tcp_server as server, within};
 use tower::{Service, ServiceExt};
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -21,31 +20,6 @@ struct Ping {
 }
 
 const PING: Uid = Uid::new(0xcafe, 1);
-const LIMIT: Duration = Duration::from_secs(10);
-
-async fn within<T>(future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, future)
-        .await
-        .expect("did not resolve in time")
-}
-
-async fn server(seed: u64) -> (Transport, NetworkAddress) {
-    let incoming = TcpIncoming::bind("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let address: NetworkAddress = incoming.local_addr().unwrap().into();
-    let transport = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(seed))
-        .listen(address, incoming)
-        .build()
-        .unwrap();
-    (transport, address)
-}
-
-fn client(seed: u64) -> Transport {
-    Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(seed))
-        .build()
-        .unwrap()
-}
 
 #[tokio::test]
 async fn dropping_the_response_future_forgets_the_call_and_stops_resending() {

@@ -3,14 +3,16 @@
 //! MaybeDelivered, decode errors.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::convert::Infallible;
-use std::time::Duration;
+mod node_support;
 
-use moonpool_codec::{Endpoint, NetworkAddress, Uid};
+use std::convert::Infallible;
+
+use moonpool_codec::{Endpoint, Uid};
 use moonpool_tower::actor::RequestStream;
 use moonpool_tower::net::{TcpConnector, TcpIncoming};
 use moonpool_tower::rpc::{ApplicationError, RpcClient, RpcError};
 use moonpool_tower::transport::Transport;
+use node_support::{tcp_client as client, tcp_server as server, within};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tower::ServiceExt;
@@ -35,35 +37,9 @@ struct Text {
 
 const PING: Uid = Uid::new(0x5eed, 1);
 
-async fn server(seed: u64) -> (Transport, NetworkAddress) {
-    let incoming = TcpIncoming::bind("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let address: NetworkAddress = incoming.local_addr().unwrap().into();
-    let transport = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(seed))
-        .listen(address, incoming)
-        .build()
-        .unwrap();
-    (transport, address)
-}
-
-fn client(seed: u64) -> Transport {
-    Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(seed))
-        .build()
-        .unwrap()
-}
-
 fn pong_service()
 -> impl tower::Service<Ping, Response = Pong, Error = Infallible, Future: Send> + Clone + Send {
     tower::service_fn(|ping: Ping| async move { Ok::<_, Infallible>(Pong { seq: ping.seq + 1 }) })
-}
-
-const LIMIT: Duration = Duration::from_secs(10);
-
-async fn within<T>(future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(LIMIT, future)
-        .await
-        .expect("call did not resolve in time")
 }
 
 #[tokio::test]
