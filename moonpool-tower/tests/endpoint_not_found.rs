@@ -125,3 +125,22 @@ async fn a_local_call_to_an_unregistered_application_well_known_token_resolves_e
     ));
     assert_eq!(node.router().pending_replies(), 0);
 }
+
+#[tokio::test]
+async fn a_call_to_a_reserved_token_fails_at_once_without_being_sent() {
+    // Nodes drop packets for moonpool's own tokens without a notice, so a
+    // call there could only wait forever: the client refuses it up front.
+    let (server, address) = listening(10).await;
+    let client = not_listening(11);
+    for index in [0, 1, 3, WellKnownToken::RESERVED - 1] {
+        let target = Endpoint::new(address, Uid::well_known(index));
+        let rpc = RpcClient::<Num, Num>::new(&client, target);
+        assert!(matches!(
+            within(rpc.get_reply(Num { value: 1 })).await,
+            Err(RpcError::EndpointNotFound { endpoint }) if endpoint == target
+        ));
+    }
+    assert_eq!(client.router().pending_replies(), 0);
+    assert_eq!(client.peer(address).metrics().packets_sent, 0);
+    drop(server);
+}

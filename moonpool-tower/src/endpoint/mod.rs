@@ -40,6 +40,7 @@ pub use reply_path::ReplyPath;
 pub use router::{EndpointRouter, PacketService};
 pub use typed::TypedEndpoint;
 
+pub(crate) use not_found::is_reserved;
 pub(crate) use router::{Resolution, RouterShared};
 
 /// A packet delivered to an endpoint, with the way back to its sender.

@@ -11,7 +11,7 @@ use crate::rpc::envelope::{decode_not_found, encode_not_found};
 
 /// Whether `token` is one of moonpool's own well-known tokens (index below
 /// [`WellKnownToken::RESERVED`]).
-pub(super) fn is_reserved(token: Uid) -> bool {
+pub(crate) fn is_reserved(token: Uid) -> bool {
     token.is_well_known() && token.second < u64::from(WellKnownToken::RESERVED)
 }
 

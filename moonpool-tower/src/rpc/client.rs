@@ -11,7 +11,7 @@ use tower::ServiceExt;
 use super::RpcError;
 use super::envelope::encode_request;
 use super::future::{PendingCall, ResponseFuture};
-use crate::endpoint::EndpointRouter;
+use crate::endpoint::{EndpointRouter, is_reserved};
 use crate::peer::{Delivery, Outgoing, Peer, PeerState};
 use crate::transport::Transport;
 
@@ -161,6 +161,13 @@ where
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
+        // moonpool's own tokens serve no requests, and a node drops packets
+        // for them without a notice: such a call would wait forever.
+        if is_reserved(self.target.token) {
+            return ResponseFuture::failed(RpcError::EndpointNotFound {
+                endpoint: self.target,
+            });
+        }
         let shared = &self.router.shared;
         let (reply_token, receiver) = shared.open_pending(self.target);
         let mut call = PendingCall::new(self.router.weak(), reply_token, self.target);

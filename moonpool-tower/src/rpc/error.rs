@@ -64,7 +64,10 @@ pub enum RpcError {
         /// The endpoint the request was sent to.
         endpoint: Endpoint,
     },
-    /// Nothing is registered at the endpoint's token on its node. The
+    /// Nothing is registered at the endpoint's token on its node, or the
+    /// token is one of moonpool's reserved well-known tokens (index below
+    /// [`WellKnownToken::RESERVED`](moonpool_codec::WellKnownToken::RESERVED)),
+    /// which serve no requests: such a call fails at once, unsent. The
     /// request was not executed.
     #[error("endpoint not found: {endpoint}")]
     EndpointNotFound {
