@@ -32,30 +32,68 @@ pub struct AcceptMetrics {
 /// One of the limited places; held for as long as it is used.
 pub(crate) type Slot = OwnedSemaphorePermit;
 
+/// One limited kind of place: a semaphore of `max` permits, and how many
+/// requests for one were refused.
+struct Limit {
+    places: Arc<Semaphore>,
+    max: usize,
+    refused: AtomicU64,
+    /// What a refusal does, for the log.
+    refusal: &'static str,
+}
+
+impl Limit {
+    /// `max` places (at least one; validated to fit a semaphore).
+    fn new(max: usize, refusal: &'static str) -> Self {
+        let max = max.max(1);
+        Self {
+            places: Arc::new(Semaphore::new(max)),
+            max,
+            refused: AtomicU64::new(0),
+            refusal,
+        }
+    }
+
+    /// A place for a connection from `from`, or `None` (counted and logged)
+    /// if every place is taken: the caller closes the connection.
+    fn take(&self, from: SocketAddr) -> Option<Slot> {
+        let slot = self.places.clone().try_acquire_owned().ok();
+        if slot.is_none() {
+            let refused = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
+            log_refusal(refused, from, self.refusal);
+        }
+        slot
+    }
+
+    fn in_use(&self) -> u64 {
+        self.max.saturating_sub(self.places.available_permits()) as u64
+    }
+
+    fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+}
+
 /// The two limits and their counters.
 pub(crate) struct Admission {
-    handshaking: Arc<Semaphore>,
-    max_handshaking: usize,
-    anonymous: Arc<Semaphore>,
-    max_anonymous: usize,
+    handshaking: Limit,
+    anonymous: Limit,
     accepted: AtomicU64,
-    refused_handshaking: AtomicU64,
-    refused_anonymous: AtomicU64,
 }
 
 impl Admission {
     /// Limits as configured (validated: they fit a semaphore).
     pub(crate) fn new(config: &AcceptConfig) -> Self {
-        let max_handshaking = config.max_handshaking.max(1);
-        let max_anonymous = config.max_anonymous_peers.max(1);
         Self {
-            handshaking: Arc::new(Semaphore::new(max_handshaking)),
-            max_handshaking,
-            anonymous: Arc::new(Semaphore::new(max_anonymous)),
-            max_anonymous,
+            handshaking: Limit::new(
+                config.max_handshaking,
+                "too many incoming handshakes at once; closing a new connection",
+            ),
+            anonymous: Limit::new(
+                config.max_anonymous_peers,
+                "too many anonymous peers; closing a new client connection",
+            ),
             accepted: AtomicU64::new(0),
-            refused_handshaking: AtomicU64::new(0),
-            refused_anonymous: AtomicU64::new(0),
         }
     }
 
@@ -64,42 +102,22 @@ impl Admission {
     /// closes the connection.
     pub(crate) fn handshake(&self, from: SocketAddr) -> Option<Slot> {
         self.accepted.fetch_add(1, Ordering::Relaxed);
-        let slot = self.handshaking.clone().try_acquire_owned().ok();
-        if slot.is_none() {
-            let refused = self.refused_handshaking.fetch_add(1, Ordering::Relaxed) + 1;
-            log_refusal(
-                refused,
-                from,
-                "too many incoming handshakes at once; closing a new connection",
-            );
-        }
-        slot
+        self.handshaking.take(from)
     }
 
     /// A place for a new anonymous peer whose connection came from `from`,
     /// or `None` (counted and logged): the caller closes the connection.
     pub(crate) fn anonymous_peer(&self, from: SocketAddr) -> Option<Slot> {
-        let slot = self.anonymous.clone().try_acquire_owned().ok();
-        if slot.is_none() {
-            let refused = self.refused_anonymous.fetch_add(1, Ordering::Relaxed) + 1;
-            log_refusal(
-                refused,
-                from,
-                "too many anonymous peers; closing a new client connection",
-            );
-        }
-        slot
+        self.anonymous.take(from)
     }
 
     pub(crate) fn metrics(&self) -> AcceptMetrics {
-        let in_use =
-            |semaphore: &Semaphore, max: usize| max.saturating_sub(semaphore.available_permits());
         AcceptMetrics {
             accepted: self.accepted.load(Ordering::Relaxed),
-            refused_handshaking: self.refused_handshaking.load(Ordering::Relaxed),
-            refused_anonymous: self.refused_anonymous.load(Ordering::Relaxed),
-            handshaking: in_use(&self.handshaking, self.max_handshaking) as u64,
-            anonymous_peers: in_use(&self.anonymous, self.max_anonymous) as u64,
+            refused_handshaking: self.handshaking.refused(),
+            refused_anonymous: self.anonymous.refused(),
+            handshaking: self.handshaking.in_use(),
+            anonymous_peers: self.anonymous.in_use(),
         }
     }
 }
