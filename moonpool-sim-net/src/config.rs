@@ -126,6 +126,11 @@ pub struct SimConfig {
     ///
     /// Default: `false`.
     pub record_trace: bool,
+    /// What the operating system answers code on the iteration's thread
+    /// for randomness and the time (see [`crate::os`]).
+    ///
+    /// Default: [`OsConfig::default`], seeded.
+    pub os: OsConfig,
 }
 
 impl Default for SimConfig {
@@ -133,6 +138,49 @@ impl Default for SimConfig {
         Self {
             stall_window: Duration::from_secs(5),
             record_trace: false,
+            os: OsConfig::default(),
+        }
+    }
+}
+
+/// The simulated operating system's entropy and clocks (see [`crate::os`]).
+///
+/// The epochs are drawn per seed from these ranges, so a seed always starts
+/// at the same wall-clock time and uptime, and different seeds start at
+/// different ones: code that formats dates, rotates by day or compares
+/// timestamps sees a spread of clocks across a sweep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OsConfig {
+    /// Answer OS randomness and clock calls on the iteration's thread from
+    /// the simulation. Turning it off gives the operating system's own
+    /// answers, which differ on every run; it exists to measure the cost of
+    /// seeding, not for tests.
+    ///
+    /// Default: `true`.
+    pub seeded: bool,
+    /// The realtime clock (`SystemTime::now()`) at the start of an
+    /// iteration, as time since the UNIX epoch.
+    ///
+    /// Default: 2025-01-01T00:00:00Z ..= 2026-01-01T00:00:00Z, a recent
+    /// year, so certificates and date arithmetic behave as in production.
+    pub wall_clock: RangeInclusive<Duration>,
+    /// The monotonic clock (`std::time::Instant`, uptime) at the start of an
+    /// iteration; tokio's paused clock starts there too.
+    ///
+    /// Default: 1 minute ..= 30 days of uptime, away from zero so that code
+    /// subtracting a timeout from "now" does not underflow.
+    pub uptime: RangeInclusive<Duration>,
+}
+
+impl Default for OsConfig {
+    fn default() -> Self {
+        const DAY: u64 = 24 * 60 * 60;
+        // 2025-01-01T00:00:00Z.
+        const YEAR_2025: u64 = 1_735_689_600;
+        Self {
+            seeded: true,
+            wall_clock: Duration::from_secs(YEAR_2025)..=Duration::from_secs(YEAR_2025 + 365 * DAY),
+            uptime: Duration::from_secs(60)..=Duration::from_secs(30 * DAY),
         }
     }
 }

@@ -131,13 +131,14 @@ pub mod fault;
 pub mod host;
 mod instant;
 pub(crate) mod net;
+pub mod os;
 mod seed;
 pub mod sim;
 pub mod tcp;
 pub mod trace;
 pub(crate) mod world;
 
-pub use config::{ConfigError, NetConfig, SimConfig};
+pub use config::{ConfigError, NetConfig, OsConfig, SimConfig};
 pub use fault::{
     AttritionFaults, BitFlipFaults, BuggifiedDelayFaults, ClockFaults, ClogFaults, CloseFaults,
     CloseKind, ConnectFailure, ConnectFaults, CrashMode, FaultConfig, FaultCounts, FaultKind,

@@ -86,6 +86,8 @@
 //! [`Executor`](executor::Executor); all randomness comes from RNGs the
 //! caller seeds.
 
+#![forbid(unsafe_code)]
+
 pub mod actor;
 pub mod backoff;
 pub mod endpoint;

@@ -125,6 +125,7 @@
 //! every seed of a run. A divergence names the first differing event with
 //! its simulated time.
 
+mod alone;
 mod builder;
 mod determinism;
 mod env;
@@ -136,9 +137,14 @@ mod report;
 mod run;
 mod seeds;
 
-pub use builder::{DEFAULT_BUDGET, QuiescenceConfig, SimulationBuilder};
+pub use builder::{
+    DEFAULT_BUDGET, DEFAULT_DETERMINISM_SEEDS, DEFAULT_FAILURES_REPLAYED_ALONE, QuiescenceConfig,
+    SimulationBuilder,
+};
 pub use determinism::{DeterministicRun, Nondeterminism};
-pub use env::{EnvOverrides, ITERATIONS_VAR, REPORT_VAR, SEED_VAR, SEEDS_VAR, TRACE_VAR};
+pub use env::{
+    CHECK_DETERMINISM_VAR, EnvOverrides, ITERATIONS_VAR, REPORT_VAR, SEED_VAR, SEEDS_VAR, TRACE_VAR,
+};
 pub use error::RunnerError;
 pub use replay::SEED_PLACEHOLDER;
 pub use report::{IterationFailure, SimulationReport};

@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
+use super::alone::{self, AloneRequest, AloneRun, Relauncher};
 use super::builder::SimulationBuilder;
-use super::determinism::compare;
+use super::determinism::{Nondeterminism, compare};
 use super::env::EnvOverrides;
 use super::error::RunnerError;
 use super::iteration::{IterationOptions, IterationRun};
@@ -23,6 +24,12 @@ struct Plan {
     coverage_required: bool,
     report: Option<PathBuf>,
     trace: Option<PathBuf>,
+    /// How many of the first seeds the determinism check runs twice.
+    determinism_seeds: u64,
+    /// How many failing seeds are replayed alone.
+    failures_replayed_alone: usize,
+    /// Set when this process was started to run one seed alone.
+    alone: Option<AloneRequest>,
 }
 
 impl Plan {
@@ -36,6 +43,9 @@ impl Plan {
             coverage_required: until_covered || builder.require_coverage,
             report: env.report.clone(),
             trace: env.trace.clone(),
+            determinism_seeds: env.check_determinism.unwrap_or(builder.determinism_seeds),
+            failures_replayed_alone: builder.failures_replayed_alone,
+            alone: None,
         };
         // Replaying one seed or a slice of a sweep runs exactly those seeds,
         // and cannot judge the sweep's coverage.
@@ -70,6 +80,22 @@ impl Plan {
         }
         Ok(plan)
     }
+
+    /// This process runs `seed` alone for its parent: one iteration, no
+    /// check, nothing written but the answer (for the scenario asked about).
+    fn alone(mut self, seed: u64, answer: Option<AloneRequest>) -> Self {
+        self.seeds = Seeds::List(vec![seed]);
+        self.limit = 1;
+        self.count = 1;
+        self.until_covered = false;
+        self.coverage_required = false;
+        self.report = None;
+        self.trace = None;
+        self.determinism_seeds = 0;
+        self.failures_replayed_alone = 0;
+        self.alone = answer;
+        self
+    }
 }
 
 impl SimulationBuilder {
@@ -95,7 +121,18 @@ impl SimulationBuilder {
     /// # Errors
     /// As [`run`](Self::run).
     pub fn run_with(&self, env: &EnvOverrides) -> Result<SimulationReport, RunnerError> {
-        let plan = Plan::new(self, env)?;
+        let scenario = alone::next_scenario();
+        let mut plan = Plan::new(self, env)?;
+        if let Some(request) = AloneRequest::from_env() {
+            // This process runs one seed alone for its parent: every
+            // scenario of the test runs that seed, as a replay does, and the
+            // one the parent asked about answers.
+            let seed = request.seed;
+            plan = plan.alone(seed, (request.scenario == scenario).then_some(request));
+        }
+        let relauncher = (plan.determinism_seeds > 0 || plan.failures_replayed_alone > 0)
+            .then(|| Relauncher::for_this_run(scenario))
+            .flatten();
         let stopwatch = Stopwatch::start();
         let mut progress = Progress::new(stopwatch, self.progress);
         let replay = self
@@ -109,23 +146,43 @@ impl SimulationBuilder {
         for name in &self.expected_sometimes {
             report.coverage.declare(name);
         }
-        let options = IterationOptions {
-            record_trace: self.check_determinism || plan.trace.is_some(),
-            timeline: plan.trace.is_some(),
-        };
 
         for index in 0..plan.count {
             let Some(seed) = plan.seeds.get(index) else {
                 break;
             };
+            let checked = index < plan.determinism_seeds;
+            let options = IterationOptions {
+                record_trace: checked
+                    || plan.trace.is_some()
+                    || (plan.alone.is_some() && alone::keep_trace_requested()),
+                timeline: plan.trace.is_some(),
+            };
             let mut run = self.run_iteration(seed, options);
-            if self.check_determinism {
+            if let Some(request) = &plan.alone {
+                request.answer(&AloneRun::of(&run));
+            }
+            if checked {
+                report.determinism_checked += 1;
                 let again = self.run_iteration(seed, options);
                 if let Err(divergence) = compare(&run, &again) {
-                    run.failure = Some(match run.failure.take() {
-                        Some(failure) => format!("{failure}; and {divergence}"),
-                        None => divergence.to_string(),
-                    });
+                    // Only a run that drew from tokio's per-process RNG may
+                    // differ for a reason outside the seed's reach.
+                    let tokio = run.tokio_rng_draws != Some(0) || again.tokio_rng_draws != Some(0);
+                    let judged = if tokio {
+                        judge_divergence(relauncher.as_ref(), seed, divergence)
+                    } else {
+                        Err(divergence.to_string())
+                    };
+                    match judged {
+                        Ok(()) => report.replays_only_alone.push(seed),
+                        Err(nondeterminism) => {
+                            run.failure = Some(match run.failure.take() {
+                                Some(failure) => format!("{failure}; and {nondeterminism}"),
+                                None => nondeterminism,
+                            });
+                        }
+                    }
                 }
             }
             if let (Some(path), Some(timeline)) = (&plan.trace, &run.timeline) {
@@ -136,7 +193,15 @@ impl SimulationBuilder {
                         source,
                     })?;
             }
-            self.absorb(&mut report, run, &replay, &mut progress);
+            let replays_alone = match (&run.failure, relauncher.as_ref()) {
+                (Some(_), Some(relauncher))
+                    if report.failures.len() < plan.failures_replayed_alone =>
+                {
+                    Some(confirm_alone(relauncher, &mut run))
+                }
+                _ => None,
+            };
+            self.absorb(&mut report, run, replays_alone, &replay, &mut progress);
             progress.update(report.iterations, plan.count, report.failures.len());
             if plan.until_covered && report.coverage.is_complete() {
                 break;
@@ -160,6 +225,7 @@ impl SimulationBuilder {
         &self,
         report: &mut SimulationReport,
         run: IterationRun,
+        replays_alone: Option<bool>,
         replay: &str,
         progress: &mut Progress,
     ) {
@@ -179,6 +245,7 @@ impl SimulationBuilder {
                 seed: run.seed,
                 message,
                 replay: fill(replay, run.seed),
+                replays_alone,
             };
             if self.print_failures {
                 progress.finish();
@@ -190,6 +257,63 @@ impl SimulationBuilder {
             report.failures.push(failure);
         }
     }
+}
+
+/// Two runs of `seed` in this process differed: runs alone, in two new
+/// processes, tell whether the seed still replays. `Ok` when they agree.
+fn judge_divergence(
+    relauncher: Option<&Relauncher>,
+    seed: u64,
+    divergence: Nondeterminism,
+) -> Result<(), String> {
+    let Some(relauncher) = relauncher else {
+        return Err(format!(
+            "{divergence} (this program cannot be started again to run the seed alone)"
+        ));
+    };
+    match (
+        relauncher.run_alone(seed, true),
+        relauncher.run_alone(seed, true),
+    ) {
+        (Some(first), Some(second)) if first.same_as(&second) => Ok(()),
+        (Some(first), Some(second)) => Err(format!(
+            "seed {seed} is not deterministic: two runs, each alone in a new process, \
+             differ: {}",
+            alone::first_difference(&first, &second)
+        )),
+        _ => Err(format!(
+            "{divergence} (and the seed could not be run alone in a new process)"
+        )),
+    }
+}
+
+/// Replays a failing seed alone in a new process; `true` when it fails the
+/// same way there. Otherwise the failure says how the replay differs.
+fn confirm_alone(relauncher: &Relauncher, run: &mut IterationRun) -> bool {
+    let Some(alone) = relauncher.run_alone(run.seed, false) else {
+        return false;
+    };
+    if alone.same_as(&AloneRun::of(run)) {
+        return true;
+    }
+    let ended = match &alone.failure {
+        None => "passes".to_owned(),
+        Some(failure) if Some(failure) == run.failure.as_ref() => format!(
+            "fails the same way after other events (trace hash {})",
+            alone
+                .trace_hash
+                .map_or_else(|| "unknown".to_owned(), |h| format!("{h:016x}"))
+        ),
+        Some(failure) => format!("fails otherwise: {failure}"),
+    };
+    if let Some(failure) = run.failure.as_mut() {
+        failure.push_str(&format!(
+            "; run alone (as its replay command runs it) the seed {ended}: its path \
+             depends on what ran before it in this process (tokio's per-process RNG: \
+             an unbiased select!, a watch with several waiters)"
+        ));
+    }
+    false
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ mod budget;
 mod crash;
 mod determinism;
 mod errors;
+mod os;
 mod seams;
 mod sockets;
 
