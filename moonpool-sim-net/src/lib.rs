@@ -7,6 +7,15 @@
 //! on simulated time that costs no wall time when idle, and every run of the
 //! same seed makes the same choices in the same order.
 //!
+//! Determinism does not rest on your code following rules: each iteration
+//! runs on a fresh thread whose entropy and clocks are seeded ([`os`]), so
+//! std's `HashMap` order, `SystemTime::now()`, `std::time::Instant`, OS
+//! randomness (the `getrandom` crate, `rand`, `uuid`) and third-party code
+//! that uses them replay with the seed (Linux with glibc; see
+//! `docs/determinism.md` for what still escapes). The runner checks the
+//! first seeds of every run twice and replays failing seeds alone, in a new
+//! process, before it reports them.
+//!
 //! ```
 //! use std::net::Ipv4Addr;
 //! use std::time::Duration;
@@ -63,7 +72,11 @@
 //! - [`tcp`]: simulated TCP — [`SimTcpStream`], [`SimTcpListener`],
 //!   [`SimIncoming`] (the accept `Stream`), [`SimConnector`] (a
 //!   `tower::MakeConnection<SocketAddr>`).
-//! - [`config`]: [`NetConfig`] and [`SimConfig`], every tunable number.
+//! - [`config`]: [`NetConfig`], [`SimConfig`] and [`OsConfig`], every
+//!   tunable number.
+//! - [`os`]: the simulated operating system — seeded entropy and simulated
+//!   clocks for every line of code on an iteration's thread (`HashMap`
+//!   order, `SystemTime`, `Instant`, OS randomness replay with the seed).
 //! - [`trace`]: [`NetEvent`], [`TraceRecord`], and the stable trace hash.
 //! - [`fault`]: fault injection — [`FaultConfig`] (quiet, chaos, swarm),
 //!   [`FaultKind`]/[`FaultCounts`], [`CrashMode`], [`CloseKind`], the
