@@ -85,6 +85,16 @@
 //! connection; every task the stack starts goes through the transport's
 //! [`Executor`](executor::Executor); all randomness comes from RNGs the
 //! caller seeds.
+//!
+//! # API changes
+//!
+//! - [`Peer::connection_events`](peer::Peer::connection_events) returns a
+//!   [`ConnectionEvents`](peer::ConnectionEvents), no longer a
+//!   `tokio::sync::watch::Receiver<ConnectionEpoch>`: a `watch` wakes its
+//!   waiters in an order drawn from tokio's thread RNG, which made
+//!   simulation seeds replay differently. `borrow()` becomes `current()`;
+//!   `changed()` and `wait_for()` return the value they waited for; the
+//!   error is [`PeerGone`](peer::PeerGone).
 
 pub mod actor;
 pub mod backoff;

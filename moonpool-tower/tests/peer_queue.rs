@@ -145,7 +145,7 @@ async fn a_receipt_tells_whether_the_connection_it_went_out_on_failed() {
 
     let sent = peer.send(Outgoing::unreliable(packet(1))).await.unwrap();
     server.recv(WITHIN).await;
-    assert_eq!(events.borrow().connections, 1);
+    assert_eq!(events.current().connections, 1);
     assert!(!sent.connection_failed());
 
     server.transport.shutdown().await;
@@ -153,11 +153,11 @@ async fn a_receipt_tells_whether_the_connection_it_went_out_on_failed() {
         .await
         .unwrap();
     assert!(sent.connection_failed());
-    assert!(events.borrow().failures >= 1);
+    assert!(events.current().failures >= 1);
     let later = peer.send(Outgoing::unreliable(packet(2))).await.unwrap();
     assert_eq!(
         later.failures_at_accept(),
-        peer.connection_events().borrow().failures
+        peer.connection_events().current().failures
     );
 }
 

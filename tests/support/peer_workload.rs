@@ -238,9 +238,8 @@ pub(crate) async fn server(log: Arc<Mutex<Deliveries>>) -> Result<(), BoxError> 
 /// Records the paths a peer's connection failures take.
 pub(crate) async fn watch_failures(peer: Peer) {
     let mut events = peer.connection_events();
-    let mut seen = *events.borrow_and_update();
-    while events.changed().await.is_ok() {
-        let now = *events.borrow_and_update();
+    let mut seen = events.current();
+    while let Ok(now) = events.changed().await {
         if now.connections > seen.connections {
             sometimes!(now.connections > 1, "peer reconnected");
         }
