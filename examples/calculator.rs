@@ -19,8 +19,6 @@ use moonpool_tower::interface;
 use moonpool_tower::net::{TcpConnector, TcpIncoming};
 use moonpool_tower::rpc::{ApplicationError, RpcError};
 use moonpool_tower::transport::Transport;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
 
 /// Two operands.
@@ -109,7 +107,8 @@ fn register_services(transport: &Transport) -> Result<(), BoxError> {
 async fn listen(seed: u64) -> Result<(Transport, Endpoint), BoxError> {
     let incoming = TcpIncoming::bind("127.0.0.1:0".parse()?).await?;
     let address = incoming.local_addr()?.into();
-    let transport = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(seed))
+    let transport = Transport::builder(TcpConnector::new())
+        .seed(seed)
         .listen(address, incoming)
         .build()?;
     Ok((transport, Endpoint::new(address, CALCULATOR)))
@@ -158,7 +157,7 @@ async fn main() -> Result<(), BoxError> {
     let (services, service_base) = listen(2).await?;
     register_services(&services)?;
 
-    let client = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(3)).build()?;
+    let client = Transport::builder(TcpConnector::new()).seed(3).build()?;
     exercise("actor server", &client, actor_base).await?;
     exercise("tower server", &client, service_base).await?;
 

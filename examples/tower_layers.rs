@@ -58,7 +58,8 @@ async fn start_server(
     seen: Arc<AtomicU64>,
 ) -> Result<Transport, BoxError> {
     let incoming = TcpIncoming::bind(address.socket_addr()).await?;
-    let transport = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(seed))
+    let transport = Transport::builder(TcpConnector::new())
+        .seed(seed)
         .listen(address, incoming)
         .build()?;
     let mut reads: RequestStream<Read, Data> = transport.router().request_stream(READ)?;
@@ -90,8 +91,9 @@ async fn scenario(how: Misbehaviour, seed: u64) -> Result<(), BoxError> {
     let seen = Arc::new(AtomicU64::new(0));
     let mut server = start_server(address, seed, how, seen.clone()).await?;
 
-    let client =
-        Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(seed + 1)).build()?;
+    let client = Transport::builder(TcpConnector::new())
+        .seed(seed + 1)
+        .build()?;
     let rpc = RpcClient::<Read, Data>::new(&client, Endpoint::new(address, READ)).unreliable();
     let retry = RetryConfig {
         max_retries: 8,

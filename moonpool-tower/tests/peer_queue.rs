@@ -17,8 +17,6 @@ use moonpool_codec::{NetworkAddress, Packet, Uid};
 use moonpool_tower::peer::{Delivery, Outgoing, PeerConfig, PeerError};
 use moonpool_tower::transport::{Transport, TransportConfig};
 use peer_support::{MemoryNet, addr, eventually, packet, with_peer};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
 use tower::{Service, ServiceExt};
 
@@ -210,9 +208,7 @@ async fn writes_are_flushed_when_the_queue_drains_not_per_packet() {
             }
         })
     };
-    let client = Transport::builder(connector, StdRng::seed_from_u64(2))
-        .build()
-        .unwrap();
+    let client = Transport::builder(connector).seed(2).build().unwrap();
     let mut peer = client.peer(NetworkAddress::from(address));
     peer.send(Outgoing::reliable(packet(0))).await.unwrap();
     server.recv(WITHIN).await;

@@ -224,7 +224,8 @@ pub(crate) async fn server(log: Arc<Mutex<Deliveries>>) -> Result<(), BoxError> 
             }
         }
     };
-    let _transport = Transport::builder(host.connector(), host.rng())
+    let _transport = Transport::builder(host.connector())
+        .rng(host.rng())
         .listen(server_address(), listener.into_stream())
         .executor(host_executor(host.clone()))
         .inbound(handler)
