@@ -97,16 +97,12 @@ fn rig() -> Rig {
             .unwrap();
         let address: NetworkAddress = incoming.local_addr().unwrap().into();
         let server = Transport::builder(TcpConnector::new())
-            .seed(1)
             .listen(address, incoming)
             .build()
             .unwrap();
         let echo = tower::service_fn(|blob: Blob| async move { Ok::<_, Infallible>(blob) });
         server.router().serve(ECHO, echo).unwrap();
-        let client = Transport::builder(TcpConnector::new())
-            .seed(2)
-            .build()
-            .unwrap();
+        let client = Transport::builder(TcpConnector::new()).build().unwrap();
         let rpc = Client::new(&client, Endpoint::new(address, ECHO));
         rpc.get_reply(blob()).await.unwrap();
 

@@ -52,14 +52,14 @@
 //! // The server listens and serves a tower service at a token.
 //! let incoming = TcpIncoming::bind("127.0.0.1:0".parse()?).await?;
 //! let address = incoming.local_addr()?.into();
-//! let server = Transport::builder(TcpConnector::new()).seed(1)
+//! let server = Transport::builder(TcpConnector::new())
 //!     .listen(address, incoming)
 //!     .build()?;
 //! let echo = tower::service_fn(|ping: Ping| async move { Ok::<_, Infallible>(ping) });
 //! server.router().serve(ECHO, echo)?;
 //!
 //! // The client needs no listener: replies come back on its connection.
-//! let client = Transport::builder(TcpConnector::new()).seed(2).build()?;
+//! let client = Transport::builder(TcpConnector::new()).build()?;
 //! let rpc = ServiceBuilder::new()
 //!     .timeout(Duration::from_secs(5))
 //!     .service(RpcClient::<Ping, Ping>::new(&client, Endpoint::new(address, ECHO)));
