@@ -75,7 +75,8 @@ fn plan(servers: &[Ipv4Addr]) -> ClientPlan {
 /// A client node (no listener) making `plan`'s calls.
 async fn client(ip: Ipv4Addr, plan: ClientPlan) -> Result<(), BoxError> {
     let host = HostHandle::current().ok_or("not in a simulated host")?;
-    let transport = Transport::builder(SimConnector::new(), host.rng())
+    let transport = Transport::builder(SimConnector::new())
+        .rng(host.rng())
         .executor(host_executor(host.clone()))
         .build()?;
     run_calls(ip, &transport, &plan).await?;
