@@ -217,7 +217,7 @@ mod simulation {
             ))
             .iterations(Iterations::Fixed(SEEDS))
             .progress(false)
-            .run();
+            .run_report();
         let report = match report {
             Ok(report) => report,
             Err(error) => {

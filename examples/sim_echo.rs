@@ -249,7 +249,7 @@ fn main() {
         None => simulation.iterations(Iterations::Fixed(SEEDS)),
     };
 
-    let (report, wall) = timed(|| simulation.run());
+    let (report, wall) = timed(|| simulation.run_report());
     let report = report.unwrap_or_else(|error| {
         eprintln!("sim_echo: {error}");
         std::process::exit(2)

@@ -231,7 +231,10 @@ fn a_layered_client_rides_out_a_server_crash() {
 }
 
 fn a_layered_client_rides_out_a_server_crash_scenario(seeds: u64) {
-    run("layered client across a crash", layered_client_across_a_crash(seeds));
+    run(
+        "layered client across a crash",
+        layered_client_across_a_crash(seeds),
+    );
 }
 
 /// The CI determinism sweep: the scenario that, before the OS was seeded,

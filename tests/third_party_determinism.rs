@@ -101,7 +101,12 @@ fn hyper_entry_point() {
 
 fn responses_in_a_new_process(seed: u64) -> String {
     let output = Command::new(std::env::current_exe().unwrap())
-        .args(["hyper_entry_point", "--exact", "--include-ignored", "--nocapture"])
+        .args([
+            "hyper_entry_point",
+            "--exact",
+            "--include-ignored",
+            "--nocapture",
+        ])
         .env(SEED_VAR, seed.to_string())
         .output()
         .unwrap();
@@ -118,7 +123,10 @@ fn responses_in_a_new_process(seed: u64) -> String {
 fn hyper_answers_byte_for_byte_the_same_for_the_same_seed() {
     let first = responses(5);
     assert!(first.starts_with("HTTP/1.1 200 OK"), "{first}");
-    assert!(first.contains("date: "), "hyper stamps a Date header: {first}");
+    assert!(
+        first.contains("date: "),
+        "hyper stamps a Date header: {first}"
+    );
     assert!(first.contains("request id "), "{first}");
     assert_eq!(responses(5), first);
     let other = responses(6);

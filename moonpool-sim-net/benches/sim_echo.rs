@@ -173,7 +173,10 @@ fn main() {
         TURMOIL_ROUND_TRIPS_PER_SEC
     );
 
-    seeding_cost(Duration::from_secs(seconds.min(5)), if benching { 5 } else { 1 });
+    seeding_cost(
+        Duration::from_secs(seconds.min(5)),
+        if benching { 5 } else { 1 },
+    );
 
     let hour = if benching { 3600 } else { 60 };
     let beat = echo(43, Duration::from_secs(hour), Some(Duration::from_secs(1)));

@@ -58,7 +58,9 @@ fn tokio_rng_sim() -> SimulationBuilder {
 
 #[test]
 fn every_run_checks_its_first_seeds_by_default() {
-    let report = echo_sim(2, 5).run_with(&EnvOverrides::default()).unwrap();
+    let report = echo_sim(2, 5)
+        .run_report_with(&EnvOverrides::default())
+        .unwrap();
     report.assert_passed();
     assert_eq!(report.determinism_checked, DEFAULT_DETERMINISM_SEEDS);
     let off = EnvOverrides {
@@ -66,7 +68,10 @@ fn every_run_checks_its_first_seeds_by_default() {
         ..EnvOverrides::default()
     };
     assert_eq!(
-        echo_sim(2, 5).run_with(&off).unwrap().determinism_checked,
+        echo_sim(2, 5)
+            .run_report_with(&off)
+            .unwrap()
+            .determinism_checked,
         0
     );
     let all = EnvOverrides {
@@ -74,7 +79,10 @@ fn every_run_checks_its_first_seeds_by_default() {
         ..EnvOverrides::default()
     };
     assert_eq!(
-        echo_sim(2, 5).run_with(&all).unwrap().determinism_checked,
+        echo_sim(2, 5)
+            .run_report_with(&all)
+            .unwrap()
+            .determinism_checked,
         5
     );
 }
@@ -83,7 +91,7 @@ fn every_run_checks_its_first_seeds_by_default() {
 fn code_that_draws_from_tokios_rng_passes_because_it_replays_alone() {
     let report = tokio_rng_sim()
         .check_determinism(true)
-        .run_with(&EnvOverrides::default())
+        .run_report_with(&EnvOverrides::default())
         .unwrap();
     report.assert_passed();
     assert_eq!(report.determinism_checked, 4);
@@ -110,7 +118,7 @@ fn state_kept_between_runs_fails_the_check_even_though_each_process_agrees() {
         .seeds(Seeds::List(vec![9]))
         .progress(false)
         .print_failures(false)
-        .run_with(&EnvOverrides::default())
+        .run_report_with(&EnvOverrides::default())
         .unwrap();
     assert!(!report.passed());
     let message = &report.failures[0].message;
@@ -142,7 +150,7 @@ fn every_third_seed_fails() -> SimulationBuilder {
 fn failing_seeds_are_replayed_alone_and_confirmed() {
     let report = every_third_seed_fails()
         .replay_failures_alone(2)
-        .run_with(&EnvOverrides::default())
+        .run_report_with(&EnvOverrides::default())
         .unwrap();
     let failures: Vec<_> = report
         .failures
@@ -176,7 +184,7 @@ fn a_failure_that_does_not_replay_alone_says_so() {
         .check_determinism(false)
         .progress(false)
         .print_failures(false)
-        .run_with(&EnvOverrides::default())
+        .run_report_with(&EnvOverrides::default())
         .unwrap();
     let failure = &report.failures[0];
     assert_eq!((failure.seed, failure.replays_alone), (2, Some(false)));

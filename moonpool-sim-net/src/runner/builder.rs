@@ -76,7 +76,7 @@ pub struct SimulationBuilder {
     pub(crate) determinism_seeds: u64,
     pub(crate) failures_replayed_alone: usize,
     pub(crate) progress: bool,
-    pub(crate) print_failures: bool,
+    pub(crate) print_failures: Option<bool>,
 }
 
 /// How many of a run's first seeds the determinism check runs twice by
@@ -121,7 +121,7 @@ impl SimulationBuilder {
             determinism_seeds: DEFAULT_DETERMINISM_SEEDS,
             failures_replayed_alone: DEFAULT_FAILURES_REPLAYED_ALONE,
             progress: true,
-            print_failures: true,
+            print_failures: None,
         }
     }
 
@@ -309,9 +309,11 @@ impl SimulationBuilder {
     }
 
     /// Prints each failing seed with its replay command on stderr as it is
-    /// found (default: on).
+    /// found (default: when stderr is a terminal and the run is not inside
+    /// a libtest test, whose captured output would show each failure twice:
+    /// the report, and the error of [`run`](Self::run), list them anyway).
     pub fn print_failures(mut self, print: bool) -> Self {
-        self.print_failures = print;
+        self.print_failures = Some(print);
         self
     }
 }

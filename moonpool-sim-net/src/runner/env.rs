@@ -64,7 +64,13 @@ impl EnvOverrides {
             match lookup(var) {
                 None => Ok(None),
                 Some(value) => match value.into_string() {
-                    Ok(value) if value.trim().is_empty() => Ok(None),
+                    // An empty selection (`MOONPOOL_SEED=` from an unset CI
+                    // variable) must not silently run the whole sweep.
+                    Ok(value) if value.trim().is_empty() => Err(invalid(
+                        var,
+                        "",
+                        "empty: unset the variable or give it a value",
+                    )),
                     Ok(value) => Ok(Some(value.trim().to_owned())),
                     Err(value) => Err(invalid(var, &value.to_string_lossy(), "not valid UTF-8")),
                 },
@@ -226,6 +232,16 @@ mod tests {
             let text = error.to_string();
             assert!(text.contains(var) && text.contains(value), "{text}");
         }
+    }
+
+    #[test]
+    fn an_empty_selection_is_refused_not_ignored() {
+        for var in [SEED_VAR, SEEDS_VAR, ITERATIONS_VAR, CHECK_DETERMINISM_VAR] {
+            let error = overrides(&[(var, " ")]).unwrap_err();
+            assert!(error.to_string().contains(var), "{error}");
+        }
+        // An empty path is no path.
+        assert_eq!(overrides(&[(REPORT_VAR, "")]).unwrap().report, None);
     }
 
     #[test]

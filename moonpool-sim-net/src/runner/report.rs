@@ -144,7 +144,12 @@ impl fmt::Display for SimulationReport {
             )?;
         }
         if !self.coverage.sometimes.is_empty() {
-            write!(f, "{}", self.coverage.table(self.iterations))?;
+            write!(
+                f,
+                "{}",
+                self.coverage
+                    .table_for(self.iterations, self.coverage_required)
+            )?;
         }
         let missing = self.missing_sometimes();
         if self.coverage_required && !missing.is_empty() {

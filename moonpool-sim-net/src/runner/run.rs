@@ -100,27 +100,53 @@ impl Plan {
 
 impl SimulationBuilder {
     /// Runs the simulation as configured, after the `MOONPOOL_*`
-    /// environment overrides ([`EnvOverrides::from_env`]).
-    ///
-    /// Failed iterations are in the report, not an error: check
-    /// [`SimulationReport::passed`] or call
-    /// [`SimulationReport::assert_passed`].
+    /// environment overrides ([`EnvOverrides::from_env`]), and fails if it
+    /// did not pass: so `builder.run()?;` in a test fails the test when a
+    /// seed fails, with every failing seed and its replay command in the
+    /// error's message.
     ///
     /// # Errors
-    /// An environment variable is invalid, the run would have no iteration
-    /// ([`RunnerError::NoIterations`]), or the report or timeline file
-    /// cannot be written.
+    /// [`RunnerError::Failed`] (carrying the report) when a seed failed or
+    /// required coverage is missing; otherwise an environment variable is
+    /// invalid, the run would have no iteration
+    /// ([`RunnerError::NoIterations`]), or an output file cannot be
+    /// written (checked before the first iteration).
     pub fn run(&self) -> Result<SimulationReport, RunnerError> {
         self.run_with(&EnvOverrides::from_env()?)
     }
 
-    /// Runs with explicit overrides instead of the process environment:
-    /// what `MOONPOOL_SEED=42` does is
+    /// [`run`](Self::run) with explicit overrides instead of the process
+    /// environment: what `MOONPOOL_SEED=42` does is
     /// `run_with(&EnvOverrides { seed: Some(42), ..Default::default() })`.
     ///
     /// # Errors
     /// As [`run`](Self::run).
     pub fn run_with(&self, env: &EnvOverrides) -> Result<SimulationReport, RunnerError> {
+        let report = self.run_report_with(env)?;
+        if report.passed() {
+            Ok(report)
+        } else {
+            Err(RunnerError::Failed(Box::new(report)))
+        }
+    }
+
+    /// Runs like [`run`](Self::run) but returns the report whether or not
+    /// it passed: for programs that print it and choose their exit code, and
+    /// tests that look at failures.
+    ///
+    /// # Errors
+    /// As [`run`](Self::run), except [`RunnerError::Failed`].
+    #[must_use = "the report may hold failed seeds: check `passed()` or call `assert_passed()`"]
+    pub fn run_report(&self) -> Result<SimulationReport, RunnerError> {
+        self.run_report_with(&EnvOverrides::from_env()?)
+    }
+
+    /// [`run_report`](Self::run_report) with explicit overrides.
+    ///
+    /// # Errors
+    /// As [`run_report`](Self::run_report).
+    #[must_use = "the report may hold failed seeds: check `passed()` or call `assert_passed()`"]
+    pub fn run_report_with(&self, env: &EnvOverrides) -> Result<SimulationReport, RunnerError> {
         let scenario = alone::next_scenario();
         let mut plan = Plan::new(self, env)?;
         if let Some(request) = AloneRequest::from_env() {
@@ -129,6 +155,20 @@ impl SimulationBuilder {
             // one the parent asked about answers.
             let seed = request.seed;
             plan = plan.alone(seed, (request.scenario == scenario).then_some(request));
+        }
+        // Output paths are checked before the first iteration: a sweep
+        // must not run for minutes to lose its results to a typo.
+        if let Some(path) = &plan.report {
+            check_writable(path).map_err(|source| RunnerError::WriteReport {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        if let Some(path) = &plan.trace {
+            check_writable(path).map_err(|source| RunnerError::WriteTrace {
+                path: path.clone(),
+                source,
+            })?;
         }
         let relauncher = (plan.determinism_seeds > 0 || plan.failures_replayed_alone > 0)
             .then(|| Relauncher::for_this_run(scenario))
@@ -192,6 +232,10 @@ impl SimulationBuilder {
                         path: path.clone(),
                         source,
                     })?;
+                eprintln!(
+                    "timeline of seed {seed} written to {} (open it at https://ui.perfetto.dev)",
+                    path.display()
+                );
             }
             let replays_alone = match (&run.failure, relauncher.as_ref()) {
                 (Some(_), Some(relauncher))
@@ -215,8 +259,12 @@ impl SimulationBuilder {
         } else {
             0.0
         };
-        if let Some(path) = &plan.report {
-            report.write_json(path)?;
+        if let Some(path) = &plan.report
+            && let Err(error) = report.write_json(path)
+        {
+            // The run's results must not be lost with the file.
+            eprintln!("{report}");
+            return Err(error);
         }
         Ok(report)
     }
@@ -247,7 +295,10 @@ impl SimulationBuilder {
                 replay: fill(replay, run.seed),
                 replays_alone,
             };
-            if self.print_failures {
+            if self
+                .print_failures
+                .unwrap_or_else(print_failures_by_default)
+            {
                 progress.finish();
                 eprintln!(
                     "seed {} failed: {}\n  replay: {}",
@@ -257,6 +308,27 @@ impl SimulationBuilder {
             report.failures.push(failure);
         }
     }
+}
+
+/// Creates (or truncates) `path` to learn now whether it can be written.
+fn check_writable(path: &std::path::Path) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .map(drop)
+}
+
+/// Failing seeds are printed as they are found only where someone watches:
+/// on a terminal, and not under libtest, which captures the output and
+/// shows the failure's report anyway (printing it twice).
+fn print_failures_by_default() -> bool {
+    use std::io::IsTerminal;
+    let under_libtest = std::thread::current()
+        .name()
+        .is_some_and(|name| name != "main");
+    std::io::stderr().is_terminal() && !under_libtest
 }
 
 /// Two runs of `seed` in this process differed: runs alone, in two new
