@@ -12,6 +12,7 @@ use super::SimTcpStream;
 use crate::host::HostContext;
 use crate::net::connection::Side;
 use crate::net::errors;
+use crate::net::options::SocketOptions;
 use crate::net::slab::Key;
 use crate::world::{Shared, Wakes};
 
@@ -102,10 +103,11 @@ impl Future for ConnectFuture {
                 return Poll::Ready(Err(errors::outside_host()));
             };
             let mut wakes = Wakes::default();
-            let started = ctx
-                .shared
-                .lock()
-                .connect(ctx.host, ctx.incarnation, *addr, &mut wakes);
+            let started = {
+                let mut world = ctx.shared.lock();
+                let options = SocketOptions::defaults(&world.net.config);
+                world.connect(ctx.host, ctx.incarnation, *addr, options, &mut wakes)
+            };
             wakes.finish(&ctx.shared);
             match started {
                 Ok(conn) => {
