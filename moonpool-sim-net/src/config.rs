@@ -36,7 +36,8 @@ pub struct NetConfig {
     /// the receive buffer below, a writer whose peer does not read blocks
     /// after about 4.1 MiB, as measured through tokio on 127.0.0.1. There is
     /// no autotuning: the buffer has this size from the start.
-    /// `SimTcpSocket::set_send_buffer_size` sizes one socket.
+    /// [`SimTcpSocket::set_send_buffer_size`](crate::SimTcpSocket::set_send_buffer_size)
+    /// sizes one socket.
     pub send_buffer: usize,
     /// Default receive buffer of a socket: bytes a receiver buffers (arrived
     /// plus in flight) before the sender stops transmitting, the TCP window.
@@ -44,7 +45,8 @@ pub struct NetConfig {
     /// Default: 128 KiB, Linux's `net.ipv4.tcp_rmem` default (131072), the
     /// receive buffer a socket starts with (autotuning grows it only while
     /// the application reads).
-    /// `SimTcpSocket::set_recv_buffer_size` sizes one socket.
+    /// [`SimTcpSocket::set_recv_buffer_size`](crate::SimTcpSocket::set_recv_buffer_size)
+    /// sizes one socket.
     pub receive_window: usize,
     /// The socket-buffer sizes an application may ask for, as Linux applies
     /// `SO_SNDBUF`/`SO_RCVBUF`: a request is capped at `max`, then doubled

@@ -60,9 +60,9 @@
 //! - [`host`]: hosts — [`SimHandle`] (crash, restart, time, seeded RNG
 //!   streams, name lookup), [`HostHandle`] and [`spawn`] (the host-scoped
 //!   executor).
-//! - [`tcp`]: simulated TCP — [`SimTcpStream`], [`SimTcpListener`],
-//!   [`SimIncoming`] (the accept `Stream`), [`SimConnector`] (a
-//!   `tower::MakeConnection<SocketAddr>`).
+//! - [`tcp`]: simulated TCP with tokio's API — [`SimTcpStream`] (and its
+//!   halves), [`SimTcpListener`], [`SimTcpSocket`], [`SimIncoming`] (the
+//!   accept `Stream`), [`SimConnector`] (a `tower::MakeConnection<SocketAddr>`).
 //! - [`config`]: [`NetConfig`] and [`SimConfig`], every tunable number.
 //! - [`trace`]: [`NetEvent`], [`TraceRecord`], and the stable trace hash.
 //! - [`fault`]: fault injection — [`FaultConfig`] (quiet, chaos, swarm),
@@ -161,7 +161,7 @@ pub use sim::{
 };
 pub use tcp::{
     ConnectFuture, OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, SimConnector,
-    SimIncoming, SimTcpListener, SimTcpStream, ToSimAddr, WriteHalf,
+    SimIncoming, SimTcpListener, SimTcpSocket, SimTcpStream, ToSimAddr, WriteHalf,
 };
 pub use trace::{EventTrace, Fnv1a64, NetEvent, TraceRecord};
 

@@ -158,12 +158,15 @@ impl World {
         }
     }
 
-    /// Starts a connection: allocates the local port and sends the request.
+    /// Starts a connection: allocates the local port (or uses `bound`, a
+    /// port this host already claimed for the socket) and sends the request.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn connect(
         &mut self,
         host: HostId,
         incarnation: u64,
         target: SocketAddr,
+        bound: Option<SocketAddr>,
         options: SocketOptions,
         wakes: &mut Wakes,
     ) -> io::Result<Key> {
@@ -188,12 +191,24 @@ impl World {
         let World {
             hosts, ports, net, ..
         } = self;
-        let port = hosts
-            .allocate_port(host, &net.config.ephemeral_ports, |port| {
-                ports.contains_key(&(host, port))
-            })
-            .ok_or_else(|| errors::addr_not_available("no free ephemeral port"))?;
-        hosts.claim_port(host, port);
+        let (local_ip, port) = match bound {
+            Some(bound) => {
+                let ip = match bound.ip() {
+                    IpAddr::V4(ip) if !ip.is_unspecified() => ip,
+                    _ => local_ip,
+                };
+                (ip, bound.port())
+            }
+            None => {
+                let port = hosts
+                    .allocate_port(host, &net.config.ephemeral_ports, |port| {
+                        ports.contains_key(&(host, port))
+                    })
+                    .ok_or_else(|| errors::addr_not_available("no free ephemeral port"))?;
+                hosts.claim_port(host, port);
+                (local_ip, port)
+            }
+        };
         let now = Instant::now();
         let local = SocketAddr::new(IpAddr::V4(local_ip), port);
         let mut client = Endpoint::new(host, local, EndState::Connecting, now, options);

@@ -1,6 +1,7 @@
 //! The fabric: packets in flight (the event queue), connections and their
 //! buffers, listeners and ports, and the latency every packet travels with.
 
+mod bind;
 mod close;
 pub(crate) mod connection;
 mod deliver;

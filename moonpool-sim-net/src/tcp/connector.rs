@@ -84,6 +84,13 @@ enum State {
 }
 
 impl ConnectFuture {
+    /// Waits for the handshake of a connection already started.
+    pub(crate) fn started(shared: Arc<Shared>, conn: Key) -> Self {
+        Self {
+            state: State::Waiting { shared, conn },
+        }
+    }
+
     /// Connects from `ctx`'s host, or from the host the future is first
     /// polled in.
     pub(crate) fn with_context(ctx: Option<HostContext>, addr: SocketAddr) -> Self {
@@ -106,7 +113,7 @@ impl Future for ConnectFuture {
             let started = {
                 let mut world = ctx.shared.lock();
                 let options = SocketOptions::defaults(&world.net.config);
-                world.connect(ctx.host, ctx.incarnation, *addr, options, &mut wakes)
+                world.connect(ctx.host, ctx.incarnation, *addr, None, options, &mut wakes)
             };
             wakes.finish(&ctx.shared);
             match started {

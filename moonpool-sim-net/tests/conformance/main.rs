@@ -12,6 +12,7 @@ mod close;
 mod connect;
 mod options;
 mod reset;
+mod socket;
 mod stream_api;
 mod stream_bytes;
 mod tokio_compat;

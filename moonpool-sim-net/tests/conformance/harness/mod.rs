@@ -9,6 +9,7 @@
 mod api;
 mod real;
 mod sim;
+mod socket_api;
 
 use std::future::Future;
 use std::io;
@@ -17,12 +18,14 @@ use std::net::SocketAddr;
 pub(crate) use api::StreamApi;
 pub(crate) use real::run_real;
 pub(crate) use sim::run_sim;
+pub(crate) use socket_api::SocketApi;
 use tokio::task::JoinHandle;
 
 /// What a conformance body may do with a network.
 pub(crate) trait TestNet: Clone + Send + Sync + 'static {
     type Stream: StreamApi;
     type Listener: std::fmt::Debug + Send + Sync + 'static;
+    type Socket: SocketApi<Stream = Self::Stream, Listener = Self::Listener>;
 
     /// Whether this is the simulator (for the few kernel-specific checks).
     fn is_simulated(&self) -> bool;
@@ -43,6 +46,11 @@ pub(crate) trait TestNet: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = io::Result<Self::Stream>> + Send;
     /// Connects from the client to `"name:port"`, by the server's host name.
     fn connect_by_name(&self, port: u16) -> impl Future<Output = io::Result<Self::Stream>> + Send;
+    /// A fresh IPv4 socket of the client.
+    fn client_socket(&self) -> impl Future<Output = io::Result<Self::Socket>> + Send;
+    /// A fresh IPv4 socket of the server (its address: `server_ip`).
+    fn server_socket(&self) -> impl Future<Output = io::Result<Self::Socket>> + Send;
+    fn server_ip(&self) -> std::net::IpAddr;
     /// Spawns a task (into the client host, for the simulator).
     fn spawn<T, F>(&self, future: F) -> JoinHandle<T>
     where

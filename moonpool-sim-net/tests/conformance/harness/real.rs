@@ -5,7 +5,7 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinHandle;
 
 use super::TestNet;
@@ -16,6 +16,7 @@ pub(crate) struct RealNet;
 impl TestNet for RealNet {
     type Stream = TcpStream;
     type Listener = TcpListener;
+    type Socket = TcpSocket;
 
     fn is_simulated(&self) -> bool {
         false
@@ -51,6 +52,18 @@ impl TestNet for RealNet {
 
     async fn connect_by_name(&self, port: u16) -> io::Result<TcpStream> {
         TcpStream::connect(format!("localhost:{port}")).await
+    }
+
+    async fn client_socket(&self) -> io::Result<TcpSocket> {
+        TcpSocket::new_v4()
+    }
+
+    async fn server_socket(&self) -> io::Result<TcpSocket> {
+        TcpSocket::new_v4()
+    }
+
+    fn server_ip(&self) -> std::net::IpAddr {
+        Ipv4Addr::LOCALHOST.into()
     }
 
     fn spawn<T, F>(&self, future: F) -> JoinHandle<T>

@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use moonpool_sim_net::{HostHandle, Sim, SimTcpListener, SimTcpStream};
+use moonpool_sim_net::{HostHandle, Sim, SimTcpListener, SimTcpSocket, SimTcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -25,6 +25,7 @@ pub(crate) struct SimNet {
 impl TestNet for SimNet {
     type Stream = SimTcpStream;
     type Listener = SimTcpListener;
+    type Socket = SimTcpSocket;
 
     fn is_simulated(&self) -> bool {
         true
@@ -61,6 +62,21 @@ impl TestNet for SimNet {
 
     async fn connect_by_name(&self, port: u16) -> io::Result<SimTcpStream> {
         SimTcpStream::connect(format!("server:{port}")).await
+    }
+
+    async fn client_socket(&self) -> io::Result<SimTcpSocket> {
+        SimTcpSocket::new_v4()
+    }
+
+    async fn server_socket(&self) -> io::Result<SimTcpSocket> {
+        self.server
+            .spawn(async { SimTcpSocket::new_v4() })
+            .await
+            .unwrap()
+    }
+
+    fn server_ip(&self) -> std::net::IpAddr {
+        SERVER_IP.into()
     }
 
     fn spawn<T, F>(&self, future: F) -> JoinHandle<T>
