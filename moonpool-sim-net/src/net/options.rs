@@ -21,6 +21,8 @@ pub(crate) struct SocketOptions {
     pub(crate) ttl: u32,
     /// `SO_KEEPALIVE`: read back only.
     pub(crate) keepalive: bool,
+    /// `TCP_QUICKACK`: read back only (ACKs are instantaneous here).
+    pub(crate) quickack: bool,
 }
 
 impl SocketOptions {
@@ -33,6 +35,8 @@ impl SocketOptions {
             linger: None,
             ttl: config.default_ttl,
             keepalive: false,
+            // Linux: a connection starts outside "pingpong" mode.
+            quickack: true,
         }
     }
 

@@ -10,6 +10,7 @@ use crate::harness::{StreamApi, TestNet, conformance};
 
 conformance!(
     ttl_is_64_by_default_and_set_ttl_takes_1_to_255,
+    quickack_reads_back_what_was_set,
     a_listener_ttl_is_inherited_by_the_connections_it_accepts,
     connect_by_host_name_reaches_the_listener,
     connect_tries_each_address_in_turn_and_reports_the_last_error,
@@ -28,6 +29,16 @@ async fn ttl_is_64_by_default_and_set_ttl_takes_1_to_255<N: TestNet>(net: N) {
     // -1 through tokio's u32: back to the default.
     client.set_ttl(u32::MAX).unwrap();
     assert_eq!(client.ttl().unwrap(), 64);
+}
+
+async fn quickack_reads_back_what_was_set<N: TestNet>(net: N) {
+    // The kernel may leave quick-ack mode on its own as traffic flows, so
+    // only what was just set is guaranteed.
+    let (client, _server) = net.pair().await;
+    client.set_quickack(false).unwrap();
+    assert!(!client.quickack().unwrap());
+    client.set_quickack(true).unwrap();
+    assert!(client.quickack().unwrap());
 }
 
 async fn a_listener_ttl_is_inherited_by_the_connections_it_accepts<N: TestNet>(net: N) {

@@ -9,6 +9,8 @@ use std::io::ErrorKind;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use tokio::io::Interest;
+
 use crate::harness::{StreamApi, TestNet, conformance, settle};
 
 conformance!(
@@ -21,6 +23,7 @@ conformance!(
     a_zero_length_write_after_own_shutdown_is_broken_pipe,
     dropping_a_stream_with_zero_linger_resets_the_connection,
     a_write_to_a_reset_socket_reports_the_reset_first,
+    every_call_on_a_reset_socket_answers_as_the_kernel_does,
 );
 
 /// A connection whose server end was dropped with unread data: the client
@@ -150,4 +153,44 @@ async fn dropping_a_stream_with_zero_linger_resets_the_connection<N: TestNet>(ne
     let mut buf = [0u8; 8];
     let error = client.read(&mut buf).await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::ConnectionReset);
+}
+
+async fn every_call_on_a_reset_socket_answers_as_the_kernel_does<N: TestNet>(net: N) {
+    let mut client = reset_client(&net).await;
+    let ready = client.ready(Interest::READABLE).await.unwrap();
+    assert!(ready.is_readable() && ready.is_read_closed(), "{ready:?}");
+    let mut buf = [0u8; 8];
+    let error = client.peek(&mut buf).await.unwrap_err();
+    assert_eq!(
+        error.kind(),
+        ErrorKind::ConnectionReset,
+        "peek reports the reset"
+    );
+    assert_eq!(client.peek(&mut buf).await.unwrap(), 0);
+    assert_eq!(client.try_read(&mut buf).unwrap(), 0);
+    assert_eq!(client.read(&mut buf).await.unwrap(), 0);
+    client.writable().await.unwrap();
+    assert_eq!(
+        client.try_write(b"x").unwrap_err().kind(),
+        ErrorKind::BrokenPipe
+    );
+    assert_eq!(
+        client.write(&[]).await.unwrap_err().kind(),
+        ErrorKind::BrokenPipe
+    );
+    assert!(client.take_error().unwrap().is_none());
+    client.set_nodelay(true).unwrap();
+    client.set_ttl(32).unwrap();
+    assert_eq!(client.ttl().unwrap(), 32);
+    assert!(client.nodelay().unwrap());
+    client.set_zero_linger().unwrap();
+    client.flush().await.unwrap();
+    client.shutdown().await.unwrap();
+    assert_eq!(
+        client.peer_addr().unwrap_err().kind(),
+        ErrorKind::NotConnected
+    );
+    let (read, write) = client.into_split();
+    drop(write);
+    drop(read);
 }

@@ -190,6 +190,12 @@ async fn try_io_runs_the_operation_once_ready<N: TestNet>(net: N) {
     let mut buf = [0u8; 2];
     let n = client.try_io_read(&mut buf).unwrap();
     assert_eq!(&buf[..n], &b"io"[..n]);
+    // Nothing left: try_io's operation says WouldBlock, async_io waits.
+    let error = client.try_io_read(&mut buf).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::WouldBlock);
+    server.write_all(b"more").await.unwrap();
+    let n = client.async_io_read(&mut buf).await.unwrap();
+    assert_eq!(&buf[..n], &b"mo"[..n]);
 }
 
 async fn peer_addr_is_not_connected_once_both_ends_closed<N: TestNet>(net: N) {

@@ -23,6 +23,21 @@ impl SimTcpStream {
         })
     }
 
+    /// `TCP_QUICKACK` (`true` on a fresh connection, as on Linux; unlike
+    /// Linux, traffic never turns it off here).
+    pub fn quickack(&self) -> io::Result<bool> {
+        self.with_end(|end| Ok(end.options.quickack))
+    }
+
+    /// Sets `TCP_QUICKACK`. Kept to be read back: the simulator's ACKs are
+    /// instantaneous either way.
+    pub fn set_quickack(&self, quickack: bool) -> io::Result<()> {
+        self.with_end(|end| {
+            end.options.quickack = quickack;
+            Ok(())
+        })
+    }
+
     /// `SO_LINGER`: `None` (the default) or the linger time.
     pub fn linger(&self) -> io::Result<Option<Duration>> {
         self.with_end(|end| Ok(end.options.linger))

@@ -37,6 +37,9 @@ pub(crate) trait StreamApi:
     fn try_write(&self, buf: &[u8]) -> io::Result<usize>;
     fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
     fn try_io_read(&self, buf: &mut [u8]) -> io::Result<usize>;
+    fn async_io_read(&self, buf: &mut [u8]) -> impl Future<Output = io::Result<usize>> + Send;
+    fn quickack(&self) -> io::Result<bool>;
+    fn set_quickack(&self, quickack: bool) -> io::Result<()>;
     fn peek(&self, buf: &mut [u8]) -> impl Future<Output = io::Result<usize>> + Send;
     fn poll_peek(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<usize>>;
     fn into_split(self) -> (Self::OwnedRead, Self::OwnedWrite);
@@ -119,6 +122,16 @@ macro_rules! stream_api {
             }
             fn try_io_read(&self, buf: &mut [u8]) -> io::Result<usize> {
                 <$stream>::try_io(self, Interest::READABLE, || <$stream>::try_read(self, buf))
+            }
+            async fn async_io_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+                <$stream>::async_io(self, Interest::READABLE, || <$stream>::try_read(self, buf))
+                    .await
+            }
+            fn quickack(&self) -> io::Result<bool> {
+                <$stream>::quickack(self)
+            }
+            fn set_quickack(&self, quickack: bool) -> io::Result<()> {
+                <$stream>::set_quickack(self, quickack)
             }
             async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
                 <$stream>::peek(self, buf).await
