@@ -28,8 +28,8 @@ impl World {
         let me = conn.end_mut(side);
         match me.state {
             EndState::Open => {
-                me.read_waker = None;
-                me.write_waker = None;
+                me.read_waker.clear();
+                me.write_waker.clear();
                 let local = me.local;
                 if me.reset {
                     debug!(%local, "closed after reset");
@@ -48,7 +48,7 @@ impl World {
                 conn.end_mut(side).state = EndState::Closed;
             }
             EndState::Connecting | EndState::Refused | EndState::SynTimedOut => {
-                me.read_waker = None;
+                me.read_waker.clear();
                 me.state = EndState::Closed;
             }
             EndState::Unborn | EndState::Closed => {}

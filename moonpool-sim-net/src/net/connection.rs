@@ -71,10 +71,10 @@ pub(crate) struct Endpoint {
     pub(crate) error: Option<SocketError>,
     /// A RST already went out from this end (at most one per connection end).
     pub(crate) rst_sent: bool,
-    /// The reader (or the `connect` future) waiting on this end.
-    pub(crate) read_waker: Option<Waker>,
-    /// The writer waiting for send-buffer room.
-    pub(crate) write_waker: Option<Waker>,
+    /// The tasks waiting to read (or to connect, or for read readiness).
+    pub(crate) read_waker: Waiters,
+    /// The tasks waiting for send-buffer room (or write readiness).
+    pub(crate) write_waker: Waiters,
 
     // Outgoing pipe toward the other end.
     pub(crate) unsent: VecDeque<Bytes>,
@@ -118,8 +118,8 @@ impl Endpoint {
             reset: false,
             error: None,
             rst_sent: false,
-            read_waker: None,
-            write_waker: None,
+            read_waker: Waiters::default(),
+            write_waker: Waiters::default(),
             unsent: VecDeque::new(),
             unsent_bytes: 0,
             in_flight: 0,
@@ -247,11 +247,34 @@ impl Connection {
     }
 }
 
-/// Remembers `waker` in `slot` unless it already wakes the same task.
-pub(crate) fn store_waker(slot: &mut Option<Waker>, waker: &Waker) {
-    match slot {
-        Some(old) if old.will_wake(waker) => {}
-        _ => *slot = Some(waker.clone()),
+/// The tasks waiting on one direction of an end. Usually one (a read, a
+/// write), but tokio lets several tasks await `readable()` or `writable()`
+/// of one stream at once: every one is woken by the next change, and those
+/// that find nothing wait again.
+#[derive(Default)]
+pub(crate) struct Waiters(Vec<Waker>);
+
+impl Waiters {
+    /// Whether some task waits.
+    pub(crate) fn is_waiting(&self) -> bool {
+        !self.0.is_empty()
+    }
+
+    /// Takes every waiting task's waker, to be woken.
+    pub(crate) fn take(&mut self) -> Vec<Waker> {
+        std::mem::take(&mut self.0)
+    }
+
+    /// Forgets every waiting task (their socket is gone).
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+/// Adds `waker` to `slot` unless it already wakes the same task.
+pub(crate) fn store_waker(slot: &mut Waiters, waker: &Waker) {
+    if !slot.0.iter().any(|old| old.will_wake(waker)) {
+        slot.0.push(waker.clone());
     }
 }
 

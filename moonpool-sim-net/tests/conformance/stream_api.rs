@@ -21,6 +21,7 @@ conformance!(
     try_write_would_block_once_the_buffers_are_full,
     ready_reports_writable_then_readable_then_read_closed,
     try_io_runs_the_operation_once_ready,
+    several_tasks_awaiting_readable_are_all_woken,
     peer_addr_is_not_connected_once_both_ends_closed,
 );
 
@@ -196,6 +197,26 @@ async fn try_io_runs_the_operation_once_ready<N: TestNet>(net: N) {
     server.write_all(b"more").await.unwrap();
     let n = client.async_io_read(&mut buf).await.unwrap();
     assert_eq!(&buf[..n], &b"mo"[..n]);
+}
+
+async fn several_tasks_awaiting_readable_are_all_woken<N: TestNet>(net: N) {
+    let (client, mut server) = net.pair().await;
+    let client = std::sync::Arc::new(client);
+    let waiters: Vec<_> = (0..3)
+        .map(|_| {
+            let client = client.clone();
+            net.spawn(async move { client.readable().await })
+        })
+        .collect();
+    settle().await;
+    server.write_all(b"wake").await.unwrap();
+    for waiter in waiters {
+        tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .expect("every waiter is woken")
+            .unwrap()
+            .unwrap();
+    }
 }
 
 async fn peer_addr_is_not_connected_once_both_ends_closed<N: TestNet>(net: N) {

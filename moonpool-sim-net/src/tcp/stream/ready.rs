@@ -18,6 +18,7 @@ use crate::net::io::ReadMode;
 
 impl SimTcpStream {
     /// Waits until the stream is ready for something `interest` asks about
+    /// (several tasks may wait at once; each is woken)
     /// and returns what it is ready for (tokio's `TcpStream::ready`):
     /// readable (data, EOF, or a reset to report), writable (room in the
     /// send buffer, or a write that would fail at once), closed directions,
@@ -36,14 +37,16 @@ impl SimTcpStream {
         self.ready(Interest::WRITABLE).await.map(drop)
     }
 
-    /// Polls for read readiness. As with tokio, only the waker of the most
-    /// recent call (per direction) is woken.
+    /// Polls for read readiness. Every task waiting on this direction is
+    /// woken by the next change (tokio promises only the most recent
+    /// `poll_read_ready` caller; waking more is harmless).
     pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_ready(cx, Interest::READABLE).map_ok(drop)
     }
 
-    /// Polls for write readiness. As with tokio, only the waker of the most
-    /// recent call (per direction) is woken.
+    /// Polls for write readiness. Every task waiting on this direction is
+    /// woken by the next change (tokio promises only the most recent
+    /// `poll_write_ready` caller).
     pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_ready(cx, Interest::WRITABLE).map_ok(drop)
     }
