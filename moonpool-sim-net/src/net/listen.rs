@@ -87,6 +87,9 @@ impl World {
                 })
                 .ok_or_else(|| errors::addr_not_available("no free ephemeral port"))?,
             port if ports.contains_key(&(host, port)) => return Err(errors::addr_in_use(port)),
+            // The local port of an outgoing connection or of a bound socket:
+            // neither set SO_REUSEADDR, so Linux refuses the listener too.
+            port if hosts.port_claimed(host, port) => return Err(errors::addr_in_use(port)),
             port => port,
         };
         let local = SocketAddr::new(IpAddr::V4(ip), port);
