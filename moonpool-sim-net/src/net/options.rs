@@ -23,6 +23,8 @@ pub(crate) struct SocketOptions {
     pub(crate) keepalive: bool,
     /// `TCP_QUICKACK`: read back only (ACKs are instantaneous here).
     pub(crate) quickack: bool,
+    /// `IP_TOS`: read back only.
+    pub(crate) tos: u32,
 }
 
 impl SocketOptions {
@@ -37,6 +39,7 @@ impl SocketOptions {
             keepalive: false,
             // Linux: a connection starts outside "pingpong" mode.
             quickack: true,
+            tos: 0,
         }
     }
 
@@ -44,6 +47,12 @@ impl SocketOptions {
     pub(crate) fn aborts_on_close(&self) -> bool {
         self.linger == Some(Duration::ZERO)
     }
+}
+
+/// Linux's `IP_TOS` rule for a TCP socket: the low byte, without the two
+/// ECN bits (the kernel keeps those for itself).
+pub(crate) fn tcp_tos(tos: u32) -> u32 {
+    tos & 0xfc
 }
 
 /// Linux's `IP_TTL` rule: 1 ..= 255, or -1 (`u32::MAX` through tokio's

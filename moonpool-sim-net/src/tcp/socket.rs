@@ -11,7 +11,7 @@ use super::connector::ConnectFuture;
 use super::{SimTcpListener, SimTcpStream};
 use crate::host::HostContext;
 use crate::net::errors;
-use crate::net::options::SocketOptions;
+use crate::net::options::{SocketOptions, tcp_tos};
 use crate::world::Wakes;
 
 /// A TCP socket of the current host not yet connected or listening; use it
@@ -159,6 +159,36 @@ impl SimTcpSocket {
     /// `TCP_NODELAY` (`false` by default).
     pub fn nodelay(&self) -> io::Result<bool> {
         Ok(self.state().options.nodelay)
+    }
+
+    /// `IP_TOS` (0 by default).
+    pub fn tos_v4(&self) -> io::Result<u32> {
+        Ok(self.state().options.tos)
+    }
+
+    /// Sets `IP_TOS` (read back only). As Linux does for TCP, only the low
+    /// byte is kept, without its two ECN bits.
+    pub fn set_tos_v4(&self, tos: u32) -> io::Result<()> {
+        self.state().options.tos = tcp_tos(tos);
+        Ok(())
+    }
+
+    /// The old name of [`tos_v4`](Self::tos_v4), kept as tokio keeps it.
+    #[deprecated(
+        note = "`tos` related methods have been renamed `tos_v4` since they are IPv4-specific."
+    )]
+    #[doc(hidden)]
+    pub fn tos(&self) -> io::Result<u32> {
+        self.tos_v4()
+    }
+
+    /// The old name of [`set_tos_v4`](Self::set_tos_v4), kept as tokio keeps it.
+    #[deprecated(
+        note = "`tos` related methods have been renamed `tos_v4` since they are IPv4-specific."
+    )]
+    #[doc(hidden)]
+    pub fn set_tos(&self, tos: u32) -> io::Result<()> {
+        self.set_tos_v4(tos)
     }
 
     /// The bound address; `0.0.0.0:0` before `bind`, as Linux's

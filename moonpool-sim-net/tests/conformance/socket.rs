@@ -48,6 +48,12 @@ async fn options_set_on_a_socket_read_back<N: TestNet>(net: N) {
     assert_eq!(socket.linger().unwrap(), Some(Duration::from_secs(3)));
     socket.set_zero_linger().unwrap();
     assert_eq!(socket.linger().unwrap(), Some(Duration::ZERO));
+    assert_eq!(socket.tos_v4().unwrap(), 0);
+    socket.set_tos_v4(0x10).unwrap();
+    assert_eq!(socket.tos_v4().unwrap(), 0x10);
+    // TCP keeps the two ECN bits for itself, and only the low byte counts.
+    socket.set_tos_v4(0x1ff).unwrap();
+    assert_eq!(socket.tos_v4().unwrap(), 0xfc);
 }
 
 async fn buffer_sizes_read_back_doubled_as_linux_does<N: TestNet>(net: N) {

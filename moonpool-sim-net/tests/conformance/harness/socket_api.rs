@@ -23,6 +23,8 @@ pub(crate) trait SocketApi: std::fmt::Debug + Send + Sync + Sized + 'static {
     fn set_linger(&self, linger: Option<Duration>) -> io::Result<()>;
     fn set_zero_linger(&self) -> io::Result<()>;
     fn linger(&self) -> io::Result<Option<Duration>>;
+    fn tos_v4(&self) -> io::Result<u32>;
+    fn set_tos_v4(&self, tos: u32) -> io::Result<()>;
     fn set_nodelay(&self, nodelay: bool) -> io::Result<()>;
     fn nodelay(&self) -> io::Result<bool>;
     fn local_addr(&self) -> io::Result<SocketAddr>;
@@ -77,6 +79,12 @@ macro_rules! socket_api {
             }
             fn linger(&self) -> io::Result<Option<Duration>> {
                 <$socket>::linger(self)
+            }
+            fn tos_v4(&self) -> io::Result<u32> {
+                <$socket>::tos_v4(self)
+            }
+            fn set_tos_v4(&self, tos: u32) -> io::Result<()> {
+                <$socket>::set_tos_v4(self, tos)
             }
             fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
                 <$socket>::set_nodelay(self, nodelay)
