@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest, ReadBuf};
 
-use crate::harness::{StreamApi, TestNet, conformance, settle};
+use crate::harness::{ReadHalfApi, StreamApi, TestNet, WriteHalfApi, conformance, settle};
 
 conformance!(
     owned_halves_work_from_two_tasks_and_reunite,
     halves_of_different_streams_do_not_reunite,
     dropping_the_owned_write_half_sends_fin,
+    owned_halves_peek_try_and_wait_like_the_stream,
+    a_forgotten_write_half_sends_no_fin,
     borrowed_halves_write_and_read_at_once,
     peek_shows_the_same_bytes_until_a_read_takes_them,
     try_read_would_block_until_readable_then_reads,
@@ -64,6 +66,48 @@ async fn dropping_the_owned_write_half_sends_fin<N: TestNet>(net: N) {
     server.write_all(b"back").await.unwrap();
     read.read_exact(&mut buf).await.unwrap();
     assert_eq!(&buf, b"back", "the read half still reads");
+}
+
+async fn owned_halves_peek_try_and_wait_like_the_stream<N: TestNet>(net: N) {
+    let (client, mut server) = net.pair().await;
+    let local = client.local_addr().unwrap();
+    let peer = client.peer_addr().unwrap();
+    let (mut read, write) = client.into_split();
+    assert_eq!(
+        (read.local_addr().unwrap(), read.peer_addr().unwrap()),
+        (local, peer)
+    );
+    assert_eq!(
+        (write.local_addr().unwrap(), write.peer_addr().unwrap()),
+        (local, peer)
+    );
+    write.writable().await.unwrap();
+    assert!(write.ready(Interest::WRITABLE).await.unwrap().is_writable());
+    assert_eq!(write.try_write(b"half").unwrap(), 4);
+    let mut got = [0u8; 4];
+    server.read_exact(&mut got).await.unwrap();
+    assert_eq!(&got, b"half");
+    let mut buf = [0u8; 8];
+    assert_eq!(
+        read.try_read(&mut buf).unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
+    server.write_all(b"back").await.unwrap();
+    read.readable().await.unwrap();
+    assert!(read.ready(Interest::READABLE).await.unwrap().is_readable());
+    let n = read.peek(&mut buf).await.unwrap();
+    assert_eq!(&buf[..n], &b"back"[..n]);
+    let m = read.try_read(&mut buf).unwrap();
+    assert_eq!(&buf[..m], &b"back"[..m]);
+}
+
+async fn a_forgotten_write_half_sends_no_fin<N: TestNet>(net: N) {
+    let (client, mut server) = net.pair().await;
+    let (_read, write) = client.into_split();
+    write.forget();
+    let mut buf = [0u8; 1];
+    let silent = tokio::time::timeout(Duration::from_millis(200), server.read(&mut buf)).await;
+    assert!(silent.is_err(), "forget must not shut the write half down");
 }
 
 async fn borrowed_halves_write_and_read_at_once<N: TestNet>(net: N) {

@@ -9,12 +9,14 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf, Ready};
 
+use super::half_api::{ReadHalfApi, WriteHalfApi};
+
 /// A stream with tokio's `TcpStream` API.
 pub(crate) trait StreamApi:
     AsyncRead + AsyncWrite + std::fmt::Debug + Send + Sync + Unpin + Sized + 'static
 {
-    type OwnedRead: AsyncRead + Send + Unpin + 'static;
-    type OwnedWrite: AsyncWrite + Send + Unpin + 'static;
+    type OwnedRead: ReadHalfApi;
+    type OwnedWrite: WriteHalfApi;
 
     fn local_addr(&self) -> io::Result<SocketAddr>;
     fn peer_addr(&self) -> io::Result<SocketAddr>;

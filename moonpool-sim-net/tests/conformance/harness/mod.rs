@@ -7,6 +7,7 @@
 //! network between two hosts.
 
 mod api;
+mod half_api;
 mod real;
 mod sim;
 mod socket_api;
@@ -16,6 +17,7 @@ use std::io;
 use std::net::SocketAddr;
 
 pub(crate) use api::StreamApi;
+pub(crate) use half_api::{ReadHalfApi, WriteHalfApi};
 pub(crate) use real::run_real;
 pub(crate) use sim::run_sim;
 pub(crate) use socket_api::SocketApi;
