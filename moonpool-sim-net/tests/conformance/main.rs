@@ -1,6 +1,7 @@
 //! The TCP conformance suite: every test body is generic over the network and
 //! runs twice, against real tokio TCP on 127.0.0.1 and against the simulator
-//! (two hosts, a few seeds). What passes here is what "runs like TCP" means.
+//! (two hosts, three seeds, the first run twice to check determinism). What
+//! passes here is what "runs like TCP" means.
 //!
 //! Where the kernel's behaviour depends on timing, the test says so and
 //! asserts only what is guaranteed.
