@@ -2,6 +2,7 @@
 //! determinism, budgets and stalls, the connect/accept seams.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod backlog;
 mod budget;
 mod crash;
 mod determinism;
