@@ -1,7 +1,7 @@
 //! A multi-method interface, served two ways, called through tower layers.
 //!
 //! ```text
-//! cargo run -p examples --example calculator
+//! cargo run --release --example calculator
 //! ```
 //!
 //! `interface!` declares the `calculator` interface once. One server is an
@@ -12,6 +12,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::convert::Infallible;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use moonpool_codec::{Endpoint, Uid};
@@ -149,8 +150,29 @@ async fn exercise(name: &str, client: &Transport, base: Endpoint) -> Result<(), 
     Ok(())
 }
 
+#[path = "support/cli.rs"]
+mod cli;
+
+const USAGE: &str = "usage: calculator
+
+A multi-method interface: one server as a select! over request streams, one
+as tower services, a client in tower layers, over loopback TCP.";
+
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), BoxError> {
+async fn main() -> ExitCode {
+    if let Err(code) = cli::parse(USAGE, &[], false) {
+        return code;
+    }
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("calculator: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), BoxError> {
     let (actors, actor_base) = listen().await?;
     tokio::spawn(actor_server(actors.clone()));
     let (services, service_base) = listen().await?;

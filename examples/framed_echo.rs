@@ -13,6 +13,7 @@
 
 use std::error::Error;
 use std::net::SocketAddr;
+use std::process::ExitCode;
 
 use bytes::BytesMut;
 use futures_util::{SinkExt, StreamExt};
@@ -105,9 +106,31 @@ async fn send_corrupted_frame(server: SocketAddr) -> Result<SocketAddr, BoxError
     Ok(local)
 }
 
+#[path = "support/cli.rs"]
+mod cli;
+
+const USAGE: &str = "usage: framed_echo [ROUND_TRIPS]   (default 10000)
+
+moonpool-codec alone in Framed<TcpStream, PacketCodec> over loopback, then
+a corrupted frame rejected with ChecksumMismatch.";
+
 #[tokio::main]
-async fn main() -> Result<(), BoxError> {
-    let count = match std::env::args().nth(1) {
+async fn main() -> ExitCode {
+    let args = match cli::parse(USAGE, &[], true) {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    match run(args.positional).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("framed_echo: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(round_trips: Option<String>) -> Result<(), BoxError> {
+    let count = match round_trips {
         Some(arg) => arg
             .parse()
             .map_err(|_| format!("usage: framed_echo [ROUND_TRIPS], got {arg:?}"))?,

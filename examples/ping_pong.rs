@@ -1,8 +1,8 @@
 //! Two nodes exchange typed pings and pongs.
 //!
 //! ```text
-//! cargo run -p examples --example ping_pong            # real loopback TCP
-//! cargo run -p examples --example ping_pong -- --sim   # simulation, many seeds
+//! cargo run --release --example ping_pong            # real loopback TCP
+//! cargo run --release --example ping_pong -- --sim   # simulation, many seeds
 //! ```
 //!
 //! The server is an actor: a loop over a `RequestStream<Ping, Pong>`. The
@@ -12,6 +12,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::ExitCode;
+
+#[path = "support/cli.rs"]
+mod cli;
+
+const USAGE: &str = "usage: ping_pong [--sim]
+
+Two nodes exchange typed pings and pongs over loopback TCP; with --sim, the
+same code on simulated hosts under chaos faults over many seeds (honours
+MOONPOOL_SEED, MOONPOOL_ITERATIONS, MOONPOOL_REPORT, ...).";
 
 use moonpool_codec::{Endpoint, Uid};
 use moonpool_tower::actor::RequestStream;
@@ -89,8 +98,11 @@ async fn over_tcp() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> ExitCode {
-    let sim = std::env::args().any(|arg| arg == "--sim");
-    if sim {
+    let args = match cli::parse(USAGE, &["--sim"], false) {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    if args.has("--sim") {
         return simulation::run();
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -220,15 +232,12 @@ mod simulation {
             .run_report();
         let report = match report {
             Ok(report) => report,
-            Err(error) => {
-                eprintln!("ping_pong --sim: {error}");
-                return ExitCode::FAILURE;
-            }
+            Err(error) => return super::cli::runner_exit("ping_pong --sim", &error),
         };
         print!("{report}");
         println!(
-            "ping_pong --sim: {} seeds x {PINGS} pings under chaos, across a server crash and restart; {:.1} simulated seconds in {:.2} wall seconds: {}",
-            report.iterations,
+            "ping_pong --sim: {} x {PINGS} pings under chaos, across a server crash and restart; {:.1} simulated seconds in {:.2} wall seconds: {}",
+            super::cli::plural(report.iterations, "seed"),
             report.sim_seconds,
             started.elapsed().as_secs_f64(),
             if report.passed() {

@@ -26,6 +26,7 @@
 
 use std::io;
 use std::net::Ipv4Addr;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -225,15 +226,26 @@ fn print_throughput(report: &SimulationReport, round_trips: u64, wall: Duration)
     );
 }
 
-fn main() {
-    let arg = std::env::args()
-        .nth(1)
-        .or_else(|| std::env::var("SIM_ECHO").ok());
+#[path = "support/cli.rs"]
+mod cli;
+
+const USAGE: &str = "usage: sim_echo [SECONDSs | ROUND_TRIPS]   (e.g. 10s or 5000; or SIM_ECHO=...)
+
+25 client/server host pairs ping-pong on the simulator through the runner:
+without an argument, many short seeds with a coverage table; with one, a
+single long seed as a benchmark (honours MOONPOOL_SEED, MOONPOOL_REPORT, ...).";
+
+fn main() -> ExitCode {
+    let args = match cli::parse(USAGE, &[], true) {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    let arg = args.positional.or_else(|| std::env::var("SIM_ECHO").ok());
     let length = match &arg {
-        Some(arg) => Length::parse(arg).unwrap_or_else(|| {
-            eprintln!("usage: sim_echo [SECONDSs | ROUND_TRIPS]   (e.g. 10s or 5000)");
-            std::process::exit(2)
-        }),
+        Some(arg) => match Length::parse(arg) {
+            Some(length) => length,
+            None => return cli::usage_error(USAGE, &format!("`{arg}` is not a length")),
+        },
         None => Length::Simulated(DEFAULT_LENGTH),
     };
     let total = Arc::new(AtomicU64::new(0));
@@ -250,10 +262,10 @@ fn main() {
     };
 
     let (report, wall) = timed(|| simulation.run_report());
-    let report = report.unwrap_or_else(|error| {
-        eprintln!("sim_echo: {error}");
-        std::process::exit(2)
-    });
+    let report = match report {
+        Ok(report) => report,
+        Err(error) => return cli::runner_exit("sim_echo", &error),
+    };
     print!("{report}");
     print_throughput(&report, total.load(Ordering::Relaxed), wall);
 
@@ -269,12 +281,14 @@ fn main() {
             ),
             Err(divergence) => {
                 eprintln!("{divergence}");
-                std::process::exit(1);
+                return ExitCode::FAILURE;
             }
         }
     }
-    if !report.passed() {
-        std::process::exit(1);
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

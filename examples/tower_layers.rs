@@ -3,10 +3,11 @@
 //! against a server that is slow, drops requests, or restarts.
 //!
 //! ```text
-//! cargo run -p examples --example tower_layers
+//! cargo run --release --example tower_layers
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -147,8 +148,29 @@ async fn scenario(how: Misbehaviour, seed: u64) -> Result<(), BoxError> {
     }
 }
 
+#[path = "support/cli.rs"]
+mod cli;
+
+const USAGE: &str = "usage: tower_layers
+
+Timeout, retry (budget, backoff), concurrency limit and buffer around an
+endpoint, against a slow server, dropped promises and a restart.";
+
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), BoxError> {
+async fn main() -> ExitCode {
+    if let Err(code) = cli::parse(USAGE, &[], false) {
+        return code;
+    }
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("tower_layers: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), BoxError> {
     scenario(Misbehaviour::Slow, 10).await?;
     scenario(Misbehaviour::DropsPromises, 20).await?;
     scenario(Misbehaviour::Restarts, 30).await?;

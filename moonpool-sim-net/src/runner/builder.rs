@@ -175,9 +175,8 @@ impl SimulationBuilder {
         self
     }
 
-    /// The network and fault configuration of every iteration. A quiet
-    /// network by default; this slot takes the fault catalogue's
-    /// configuration once it exists.
+    /// The network configuration of every iteration (default:
+    /// [`NetConfig::default`]); faults are set with [`faults`](Self::faults).
     pub fn net(mut self, net: NetConfig) -> Self {
         self.net = net;
         self
@@ -260,7 +259,7 @@ impl SimulationBuilder {
 
     /// Overrides the replay command printed for a failing seed;
     /// `{seed}` is replaced by the seed, for example
-    /// `"MOONPOOL_SEED={seed} cargo xtask sim"`.
+    /// `"MOONPOOL_SEED={seed} cargo nextest run -p my-sims echo_sweep"`.
     pub fn replay_command(mut self, template: impl Into<String>) -> Self {
         self.replay_template = Some(template.into());
         self

@@ -161,8 +161,18 @@ impl fmt::Display for SimulationReport {
                 "coverage required, but no sometimes! was evaluated or declared"
             )?;
         }
-        for (kind, count) in &self.faults {
-            writeln!(f, "fault {kind}: {count}")?;
+        if !self.faults.is_empty() {
+            let width = self
+                .faults
+                .keys()
+                .map(|kind| kind.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max("faults".len());
+            writeln!(f, "{:<width$}  {:>10}", "faults", "injected")?;
+            for (kind, count) in &self.faults {
+                writeln!(f, "{kind:<width$}  {count:>10}")?;
+            }
         }
         Ok(())
     }
