@@ -146,16 +146,29 @@ fn the_timeline_of_a_failing_seed_is_chrome_trace_json_with_a_track_per_host() {
     assert!(has("conn", "10.0.1.1:"));
     assert!(has("user", "sending"));
     assert!(has("user", "about to fail"));
+    let client_track = named_tracks
+        .iter()
+        .find(|(_, n)| n.starts_with("client"))
+        .unwrap()
+        .0;
     let user = events.iter().find(|e| e["name"] == "sending").unwrap();
     assert_eq!(user["args"]["round"], 0);
-    assert_eq!(
-        user["tid"],
-        named_tracks
-            .iter()
-            .find(|(_, n)| n.starts_with("client"))
+    assert_eq!(user["tid"], client_track);
+    // The failure itself is marked where and when it happened.
+    let failed = events.iter().find(|e| e["cat"] == "failure").unwrap();
+    assert!(
+        failed["name"]
+            .as_str()
             .unwrap()
-            .0
+            .contains("fails on purpose"),
+        "{failed}"
     );
+    assert_eq!(failed["tid"], client_track);
+    let warned = events
+        .iter()
+        .find(|e| e["name"] == "about to fail")
+        .unwrap();
+    assert!(failed["ts"].as_f64().unwrap() >= warned["ts"].as_f64().unwrap());
 }
 
 /// A viewer shows the "X" events of one track as a stack: on every track

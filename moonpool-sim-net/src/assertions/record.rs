@@ -14,6 +14,9 @@ use super::site::Site;
 pub(crate) struct AssertionFailure {
     /// What failed and where, ready to print.
     pub(crate) message: String,
+    /// When (simulated time since the start) and on which host it failed,
+    /// when it failed inside a host task: where the timeline marks it.
+    pub(crate) at: Option<(std::time::Duration, std::net::Ipv4Addr)>,
 }
 
 /// Per-`always!` counts for one iteration.
@@ -94,7 +97,10 @@ impl AssertionRecord {
             self.extra_failures += 1;
             return false;
         }
-        self.failure = Some(AssertionFailure { message });
+        self.failure = Some(AssertionFailure {
+            message,
+            at: crate::host::current_host_and_time(),
+        });
         true
     }
 

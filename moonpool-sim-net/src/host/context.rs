@@ -20,6 +20,8 @@ tokio::task_local! {
 pub(crate) struct HostContext {
     pub(crate) shared: Arc<Shared>,
     pub(crate) host: HostId,
+    /// The host's address (fixed for its life), readable without the lock.
+    pub(crate) ip: std::net::Ipv4Addr,
     pub(crate) incarnation: u64,
     pub(crate) span: Span,
 }
@@ -39,4 +41,12 @@ impl HostContext {
     pub(crate) fn sync_scope<R>(self, f: impl FnOnce() -> R) -> R {
         CONTEXT.sync_scope(self, f)
     }
+}
+
+/// The simulated time and the address of the host whose task is running,
+/// or `None` outside any host.
+pub(crate) fn current_host_and_time() -> Option<(std::time::Duration, std::net::Ipv4Addr)> {
+    let context = HostContext::current()?;
+    let elapsed = tokio::time::Instant::now().saturating_duration_since(context.shared.start);
+    Some((elapsed, context.ip))
 }

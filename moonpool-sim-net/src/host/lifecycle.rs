@@ -48,6 +48,7 @@ pub(crate) fn start_host(shared: &Arc<Shared>, id: HostId, root: Option<RootFutu
         let ctx = HostContext {
             shared: shared.clone(),
             host: id,
+            ip,
             incarnation,
             span: host.span.clone(),
         };

@@ -9,7 +9,7 @@ mod spawn;
 mod table;
 mod task;
 
-pub(crate) use context::HostContext;
+pub(crate) use context::{HostContext, current_host_and_time};
 pub use error::HostError;
 pub use handle::{HostInfo, SimHandle, handle};
 pub(crate) use lifecycle::{Factory, RootFuture, start_host};

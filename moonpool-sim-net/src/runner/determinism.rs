@@ -88,6 +88,17 @@ pub(crate) fn compare(first: &IterationRun, second: &IterationRun) -> Result<(),
     })
 }
 
+/// The simulated time of the first event where two runs differ, when
+/// both kept their events.
+pub(crate) fn divergence_time(first: &IterationRun, second: &IterationRun) -> Option<Duration> {
+    let (a, b) = (first.trace.as_deref()?, second.trace.as_deref()?);
+    let index = a.iter().zip(b).position(|(x, y)| x != y);
+    let index = index.unwrap_or(a.len().min(b.len()));
+    a.get(index)
+        .or_else(|| b.get(index))
+        .map(|record| record.at)
+}
+
 fn hex(hash: Option<u64>) -> String {
     hash.map_or_else(|| "unknown".to_owned(), |hash| format!("{hash:016x}"))
 }

@@ -394,11 +394,35 @@ fn finish(
         .as_ref()
         .map(|failure| failure.message.clone())
         .or(sim_failure);
+    if let (Some(timeline), Some(message)) = (run.timeline.as_mut(), run.failure.as_deref()) {
+        // The failure itself, on the track of the host it happened on when
+        // known, else on the runner's track at the iteration's end.
+        let place = record.failure.as_ref().and_then(|failure| failure.at);
+        let (at, track) = match place {
+            Some((at, ip)) => {
+                let track = builder.hosts_by_ip().remove(&ip);
+                (at, track.unwrap_or_else(|| RUNNER_TRACK.to_owned()))
+            }
+            None => (run.sim_elapsed, RUNNER_TRACK.to_owned()),
+        };
+        mark_failure(timeline, at, &track, message);
+    }
     run.record = record;
     if let (Some(timeline), Some(trace)) = (run.timeline.as_mut(), run.trace.as_deref()) {
         crate::timeline::add_net_events(timeline, trace, &builder.hosts_by_ip());
     }
     run
+}
+
+/// The timeline track of what the runner itself observes.
+pub(crate) const RUNNER_TRACK: &str = "runner";
+
+/// Marks a failure (an `always!`, an invariant, an error, a divergence) on
+/// `track` at `at`, in the `failure` category.
+pub(crate) fn mark_failure(timeline: &mut Timeline, at: Duration, track: &str, message: &str) {
+    let mut args = serde_json::Map::new();
+    args.insert("failure".to_owned(), serde_json::Value::from(message));
+    timeline.instant(at, track, "failure", format!("FAILED: {message}"), args);
 }
 
 impl SimulationBuilder {

@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use super::alone::{self, AloneRequest, AloneRun, Relauncher};
 use super::builder::SimulationBuilder;
-use super::determinism::{Nondeterminism, compare};
+use super::determinism::{Nondeterminism, compare, divergence_time};
 use super::env::EnvOverrides;
 use super::error::RunnerError;
-use super::iteration::{IterationOptions, IterationRun};
+use super::iteration::{IterationOptions, IterationRun, RUNNER_TRACK, mark_failure};
 use super::progress::{Progress, Stopwatch};
 use super::replay::{Invocation, fill};
 use super::report::{IterationFailure, SimulationReport};
@@ -217,6 +217,10 @@ impl SimulationBuilder {
                     match judged {
                         Ok(()) => report.replays_only_alone.push(seed),
                         Err(nondeterminism) => {
+                            let at = divergence_time(&run, &again).unwrap_or(run.sim_elapsed);
+                            if let Some(timeline) = run.timeline.as_mut() {
+                                mark_failure(timeline, at, RUNNER_TRACK, &nondeterminism);
+                            }
                             run.failure = Some(match run.failure.take() {
                                 Some(failure) => format!("{failure}; and {nondeterminism}"),
                                 None => nondeterminism,
