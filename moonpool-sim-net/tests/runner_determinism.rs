@@ -181,6 +181,8 @@ fn a_failure_that_does_not_replay_alone_says_so() {
             Ok::<_, std::io::Error>(())
         })
         .seeds(Seeds::List(vec![1, 2]))
+        // One after the other: the static counts runs of this process.
+        .jobs(1)
         .check_determinism(false)
         .progress(false)
         .print_failures(false)

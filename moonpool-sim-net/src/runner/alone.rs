@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 
 use super::env::{
-    CHECK_DETERMINISM_VAR, ITERATIONS_VAR, REPORT_VAR, SEED_VAR, SEEDS_VAR, TRACE_VAR,
+    CHECK_DETERMINISM_VAR, ITERATIONS_VAR, REPORT_VAR, SEED_VAR, SEEDS_VAR, SHARD_VAR, TRACE_VAR,
 };
 use super::iteration::IterationRun;
 
@@ -173,6 +173,7 @@ impl Relauncher {
             .env_remove(ITERATIONS_VAR)
             .env_remove(REPORT_VAR)
             .env_remove(TRACE_VAR)
+            .env_remove(SHARD_VAR)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

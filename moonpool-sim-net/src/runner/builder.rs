@@ -75,6 +75,7 @@ pub struct SimulationBuilder {
     pub(crate) replay_template: Option<String>,
     pub(crate) determinism_seeds: u64,
     pub(crate) failures_replayed_alone: usize,
+    pub(crate) jobs: u64,
     pub(crate) progress: bool,
     pub(crate) print_failures: Option<bool>,
 }
@@ -88,6 +89,12 @@ pub const DEFAULT_DETERMINISM_SEEDS: u64 = 2;
 /// by default: each costs a process start and an iteration, and the first
 /// few failures are the ones anybody replays.
 pub const DEFAULT_FAILURES_REPLAYED_ALONE: usize = 3;
+
+/// The machine's available parallelism: how many iterations run side by
+/// side unless told otherwise.
+pub(crate) fn default_jobs() -> u64 {
+    std::thread::available_parallelism().map_or(1, |n| n.get() as u64)
+}
 
 /// Default simulated-time budget of one iteration: 60 s, long enough for
 /// reconnect backoffs and ping timeouts to play out many times.
@@ -120,6 +127,7 @@ impl SimulationBuilder {
             replay_template: None,
             determinism_seeds: DEFAULT_DETERMINISM_SEEDS,
             failures_replayed_alone: DEFAULT_FAILURES_REPLAYED_ALONE,
+            jobs: default_jobs(),
             progress: true,
             print_failures: None,
         }
@@ -300,6 +308,18 @@ impl SimulationBuilder {
         self
     }
 
+    /// Runs up to `jobs` iterations side by side, each on a thread of its
+    /// own (default: the machine's available parallelism;
+    /// `MOONPOOL_JOBS` overrides it). The report — failures, coverage,
+    /// trace hashes, fault counts — is the same whatever `jobs` is:
+    /// iterations are absorbed in seed order, and a run that stops once
+    /// every `sometimes!` is seen stops at the same seed. Workloads that
+    /// share state between iterations through statics see them interleave.
+    pub fn jobs(mut self, jobs: u64) -> Self {
+        self.jobs = jobs.max(1);
+        self
+    }
+
     /// Shows the progress line on stderr when it is a terminal (default:
     /// on).
     pub fn progress(mut self, show: bool) -> Self {
@@ -336,6 +356,7 @@ impl fmt::Debug for SimulationBuilder {
             .field("buggify", &self.buggify)
             .field("determinism_seeds", &self.determinism_seeds)
             .field("failures_replayed_alone", &self.failures_replayed_alone)
+            .field("jobs", &self.jobs)
             .finish_non_exhaustive()
     }
 }

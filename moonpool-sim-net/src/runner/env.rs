@@ -27,6 +27,16 @@ pub const TRACE_VAR: &str = "MOONPOOL_TRACE";
 /// `0` turns the check off.
 pub const CHECK_DETERMINISM_VAR: &str = "MOONPOOL_CHECK_DETERMINISM";
 
+/// `MOONPOOL_JOBS=<n>`: run up to `n` iterations side by side (default:
+/// the machine's available parallelism); the report does not depend on it.
+pub const JOBS_VAR: &str = "MOONPOOL_JOBS";
+/// `MOONPOOL_SHARD=<k>/<n>`: run only the `k`-th (from 0) of `n` disjoint
+/// shards of the sweep, the seeds at indices `k`, `k + n`, …; merge the
+/// shards' reports with `moonpool-report merge`. A CI matrix or a
+/// Kubernetes Indexed Job sets it from its index:
+/// `MOONPOOL_SHARD=$JOB_COMPLETION_INDEX/8` (see `docs/sweeps.md`).
+pub const SHARD_VAR: &str = "MOONPOOL_SHARD";
+
 /// The run settings the environment overrides. Unset variables are `None`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EnvOverrides {
@@ -43,6 +53,10 @@ pub struct EnvOverrides {
     /// From [`CHECK_DETERMINISM_VAR`]: how many of the first seeds to run
     /// twice (`all` is `u64::MAX`).
     pub check_determinism: Option<u64>,
+    /// From [`JOBS_VAR`].
+    pub jobs: Option<u64>,
+    /// From [`SHARD_VAR`]: `(k, n)`.
+    pub shard: Option<(u64, u64)>,
 }
 
 impl EnvOverrides {
@@ -112,6 +126,19 @@ impl EnvOverrides {
                 })
             })
             .transpose()?;
+        let jobs = text(JOBS_VAR)?
+            .map(|value| match parse_u64(&value) {
+                Some(jobs) if jobs > 0 => Ok(jobs),
+                _ => Err(invalid(
+                    JOBS_VAR,
+                    &value,
+                    "expected a number of threads such as 4",
+                )),
+            })
+            .transpose()?;
+        let shard = text(SHARD_VAR)?
+            .map(|value| parse_shard(&value).map_err(|reason| invalid(SHARD_VAR, &value, reason)))
+            .transpose()?;
         if seed.is_some() && seeds.is_some() {
             return Err(RunnerError::ConflictingEnv {
                 first: SEED_VAR,
@@ -127,6 +154,8 @@ impl EnvOverrides {
             report: path(REPORT_VAR)?,
             trace: path(TRACE_VAR)?,
             check_determinism,
+            jobs,
+            shard,
         })
     }
 }
@@ -146,6 +175,18 @@ fn parse_u64(text: &str) -> Option<u64> {
         Some(hex) => u64::from_str_radix(hex, 16).ok(),
         None => text.parse().ok(),
     }
+}
+
+/// Parses `k/n` with `k < n`.
+fn parse_shard(text: &str) -> Result<(u64, u64), &'static str> {
+    const SHAPE: &str = "expected k/n such as 0/4 (the k-th of n shards, from 0)";
+    let (k, n) = text.split_once('/').ok_or(SHAPE)?;
+    let k = parse_u64(k.trim()).ok_or(SHAPE)?;
+    let n = parse_u64(n.trim()).ok_or(SHAPE)?;
+    if n == 0 || k >= n {
+        return Err("the shard index must be below the shard count (0/4 to 3/4)");
+    }
+    Ok((k, n))
 }
 
 /// Parses `a..b` or `a..=b` into a non-empty half-open range.
@@ -199,6 +240,8 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(env.check_determinism, Some(12));
+        let more = overrides(&[(JOBS_VAR, "3"), (SHARD_VAR, "2/8")]).unwrap();
+        assert_eq!((more.jobs, more.shard), (Some(3), Some((2, 8))));
         assert_eq!(
             overrides(&[(CHECK_DETERMINISM_VAR, "ALL")])
                 .unwrap()
@@ -223,6 +266,9 @@ mod tests {
             (SEED_VAR, "-1"),
             (ITERATIONS_VAR, "1e6"),
             (CHECK_DETERMINISM_VAR, "some"),
+            (JOBS_VAR, "0"),
+            (SHARD_VAR, "4/4"),
+            (SHARD_VAR, "1"),
             (SEEDS_VAR, "5"),
             (SEEDS_VAR, "9..3"),
             (SEEDS_VAR, "3..3"),

@@ -102,6 +102,8 @@
 //! | `MOONPOOL_REPORT=<path>` | write the report as JSON |
 //! | `MOONPOOL_TRACE=<path>` | with one seed, write its timeline as Chrome trace-event JSON |
 //! | `MOONPOOL_CHECK_DETERMINISM=<n>` | run the first `n` seeds twice (`all`: every seed; `0`: none) |
+//! | `MOONPOOL_JOBS=<n>` | run up to `n` iterations side by side (default: every core); the report is the same |
+//! | `MOONPOOL_SHARD=<k>/<n>` | run the `k`-th of `n` disjoint shards of the sweep (merge with `moonpool-report merge`) |
 //!
 //! An invalid value is a [`RunnerError`], never a panic. A failing seed is
 //! printed on stderr with the one command that replays it, derived from how
@@ -151,7 +153,8 @@ pub use builder::{
 };
 pub use determinism::{DeterministicRun, Nondeterminism};
 pub use env::{
-    CHECK_DETERMINISM_VAR, EnvOverrides, ITERATIONS_VAR, REPORT_VAR, SEED_VAR, SEEDS_VAR, TRACE_VAR,
+    CHECK_DETERMINISM_VAR, EnvOverrides, ITERATIONS_VAR, JOBS_VAR, REPORT_VAR, SEED_VAR, SEEDS_VAR,
+    SHARD_VAR, TRACE_VAR,
 };
 pub use error::RunnerError;
 pub use replay::SEED_PLACEHOLDER;

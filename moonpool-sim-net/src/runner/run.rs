@@ -1,6 +1,9 @@
 //! The run: seeds in order, iteration after iteration, into a report.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
 
 use super::alone::{self, AloneRequest, AloneRun, Relauncher};
 use super::builder::SimulationBuilder;
@@ -30,6 +33,11 @@ struct Plan {
     failures_replayed_alone: usize,
     /// Set when this process was started to run one seed alone.
     alone: Option<AloneRequest>,
+    /// Worker threads running iterations side by side.
+    jobs: u64,
+    /// `(k, n)`: this run is the `k`-th of `n` disjoint shards of the
+    /// sweep: the seeds at indices `k`, `k + n`, `k + 2n`, ….
+    shard: Option<(u64, u64)>,
 }
 
 impl Plan {
@@ -46,6 +54,8 @@ impl Plan {
             determinism_seeds: env.check_determinism.unwrap_or(builder.determinism_seeds),
             failures_replayed_alone: builder.failures_replayed_alone,
             alone: None,
+            jobs: env.jobs.unwrap_or(builder.jobs),
+            shard: env.shard,
         };
         // Replaying one seed or a slice of a sweep runs exactly those seeds,
         // and cannot judge the sweep's coverage.
@@ -56,14 +66,23 @@ impl Plan {
             plan.seeds = Seeds::Range(range.clone());
             plan.limit = env.iterations.unwrap_or(u64::MAX);
         }
-        if env.seed.is_some() || env.seeds.is_some() {
+        if env.seed.is_some() {
+            plan.shard = None;
+        }
+        // A shard cannot judge the sweep's coverage either: the merged
+        // reports of all shards do.
+        if env.seed.is_some() || env.seeds.is_some() || plan.shard.is_some() {
             plan.until_covered = false;
             plan.coverage_required = false;
         }
-        plan.count = plan
+        let whole = plan
             .seeds
             .len()
             .map_or(plan.limit, |len| len.min(plan.limit));
+        plan.count = match plan.shard {
+            Some((k, n)) => whole.saturating_sub(k).div_ceil(n),
+            None => whole,
+        };
         if plan.count == 0 {
             return Err(RunnerError::NoIterations {
                 limit: plan.limit,
@@ -94,7 +113,17 @@ impl Plan {
         self.determinism_seeds = 0;
         self.failures_replayed_alone = 0;
         self.alone = answer;
+        self.shard = None;
         self
+    }
+
+    /// The seed of the `index`-th iteration of this run (of this shard).
+    fn seed(&self, index: u64) -> Option<u64> {
+        let index = match self.shard {
+            Some((k, n)) => index.checked_mul(n)?.checked_add(k)?,
+            None => index,
+        };
+        self.seeds.get(index)
     }
 }
 
@@ -187,24 +216,17 @@ impl SimulationBuilder {
             report.coverage.declare(name);
         }
 
-        for index in 0..plan.count {
-            let Some(seed) = plan.seeds.get(index) else {
-                break;
-            };
-            let checked = index < plan.determinism_seeds;
-            let options = IterationOptions {
-                record_trace: checked
-                    || plan.trace.is_some()
-                    || (plan.alone.is_some() && alone::keep_trace_requested()),
-                timeline: plan.trace.is_some(),
-            };
-            let mut run = self.run_iteration(seed, options);
-            if let Some(request) = &plan.alone {
-                request.answer(&AloneRun::of(&run));
-            }
-            if checked {
+        let absorb_one = |report: &mut SimulationReport,
+                          progress: &mut Progress,
+                          done: Done|
+         -> Result<bool, RunnerError> {
+            let Done {
+                seed,
+                mut run,
+                again,
+            } = done;
+            if let Some(again) = again {
                 report.determinism_checked += 1;
-                let again = self.run_iteration(seed, options);
                 if let Err(divergence) = compare(&run, &again) {
                     // Only a run that drew from tokio's per-process RNG may
                     // differ for a reason outside the seed's reach.
@@ -249,12 +271,11 @@ impl SimulationBuilder {
                 }
                 _ => None,
             };
-            self.absorb(&mut report, run, replays_alone, &replay, &mut progress);
+            self.absorb(report, run, replays_alone, &replay, progress);
             progress.update(report.iterations, plan.count, report.failures.len());
-            if plan.until_covered && report.coverage.is_complete() {
-                break;
-            }
-        }
+            Ok(!(plan.until_covered && report.coverage.is_complete()))
+        };
+        self.iterate(&plan, |done| absorb_one(&mut report, &mut progress, done))?;
         progress.finish();
 
         report.wall_seconds = stopwatch.elapsed_secs();
@@ -311,6 +332,95 @@ impl SimulationBuilder {
             }
             report.failures.push(failure);
         }
+    }
+}
+
+/// One iteration's runs, ready to be absorbed into the report in order.
+struct Done {
+    seed: u64,
+    run: IterationRun,
+    /// The determinism check's second run, for a checked seed.
+    again: Option<IterationRun>,
+}
+
+impl SimulationBuilder {
+    /// Runs the plan's iterations on up to `plan.jobs` worker threads (each
+    /// iteration still on a fresh thread of its own) and hands them to
+    /// `absorb` in seed order, until it returns `false` or an error. The
+    /// report is therefore the same whatever the number of workers; only
+    /// the wall time differs.
+    fn iterate(
+        &self,
+        plan: &Plan,
+        mut absorb: impl FnMut(Done) -> Result<bool, RunnerError>,
+    ) -> Result<(), RunnerError> {
+        let produce = |index: u64| -> Option<Done> {
+            let seed = plan.seed(index)?;
+            let checked = index < plan.determinism_seeds;
+            let options = IterationOptions {
+                record_trace: checked
+                    || plan.trace.is_some()
+                    || (plan.alone.is_some() && alone::keep_trace_requested()),
+                timeline: plan.trace.is_some(),
+            };
+            let run = self.run_iteration(seed, options);
+            if let Some(request) = &plan.alone {
+                request.answer(&AloneRun::of(&run));
+            }
+            let again = checked.then(|| self.run_iteration(seed, options));
+            Some(Done { seed, run, again })
+        };
+        let workers = plan.jobs.clamp(1, plan.count.max(1));
+        if workers == 1 {
+            for index in 0..plan.count {
+                let Some(done) = produce(index) else { break };
+                if !absorb(done)? {
+                    break;
+                }
+            }
+            return Ok(());
+        }
+        let next = AtomicU64::new(0);
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let (sender, results) = mpsc::channel();
+            for _ in 0..workers {
+                let sender = sender.clone();
+                let (next, stop, produce) = (&next, &stop, &produce);
+                scope.spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        if index >= plan.count {
+                            return;
+                        }
+                        // A seed list that ends early ends the run there.
+                        let done = produce(index);
+                        let end = done.is_none();
+                        if sender.send((index, done)).is_err() || end {
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(sender);
+            let mut waiting = BTreeMap::new();
+            let mut expected = 0;
+            for (index, done) in results {
+                waiting.insert(index, done);
+                while let Some(done) = waiting.remove(&expected) {
+                    expected += 1;
+                    let go_on = match done {
+                        Some(done) => absorb(done),
+                        None => Ok(false),
+                    };
+                    if !matches!(go_on, Ok(true)) {
+                        stop.store(true, Ordering::Relaxed);
+                        return go_on.map(drop);
+                    }
+                }
+            }
+            Ok(())
+        })
     }
 }
 
