@@ -6,13 +6,15 @@
 
 mod peer_support;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use moonpool_codec::NetworkAddress;
+use moonpool_tower::BackoffConfig;
 use moonpool_tower::net::{TcpConnector, TcpIncoming};
-use moonpool_tower::peer::{ConnectionError, Outgoing, PeerState};
-use moonpool_tower::transport::{InboundChannel, Transport};
-use peer_support::{Node, eventually, packet};
+use moonpool_tower::peer::{ConnectionError, Outgoing, PeerConfig, PeerState};
+use moonpool_tower::transport::{InboundChannel, Transport, TransportConfig};
+use peer_support::{Node, eventually, packet, with_peer};
 
 const WITHIN: Duration = Duration::from_secs(10);
 /// How long "nothing more arrives" is watched for.
@@ -20,13 +22,21 @@ const QUIET: Duration = Duration::from_millis(300);
 
 /// A node listening on an ephemeral loopback port.
 async fn tcp_node(seed: u64) -> Node {
-    let incoming = TcpIncoming::bind("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    tcp_node_at(
+        "127.0.0.1:0".parse().unwrap(),
+        seed,
+        TransportConfig::default(),
+    )
+    .await
+}
+
+async fn tcp_node_at(address: SocketAddr, seed: u64, config: TransportConfig) -> Node {
+    let incoming = TcpIncoming::bind(address).await.unwrap();
     let bound = incoming.local_addr().unwrap();
     let (handler, received) = InboundChannel::new(1024);
     let transport = Transport::builder(TcpConnector::new())
         .seed(seed)
+        .config(config)
         .listen(NetworkAddress::from(bound), incoming)
         .inbound(handler)
         .build()
@@ -137,4 +147,38 @@ async fn close_connection_without_an_open_connection_does_nothing_to_the_next_on
     assert!(server.nothing_within(QUIET).await);
     assert_eq!(peer.metrics().connections, 1);
     assert_eq!(peer.metrics().failures.total(), 0);
+}
+
+#[tokio::test]
+async fn reconnect_skips_the_reconnection_delay_of_a_peer_in_backoff() {
+    // A loopback port nobody listens on yet.
+    let vacant = TcpIncoming::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    // Far longer than the test waits for anything.
+    let delay = Duration::from_secs(600);
+    let slow_backoff = with_peer(PeerConfig {
+        reconnect: BackoffConfig {
+            initial: delay,
+            cap: delay,
+            ..BackoffConfig::default()
+        },
+        ..PeerConfig::default()
+    });
+    let client = tcp_node_at("127.0.0.1:0".parse().unwrap(), 9, slow_backoff).await;
+    let mut peer = client.transport.peer(NetworkAddress::from(vacant));
+    let mut events = peer.connection_events();
+    peer.send(Outgoing::reliable(packet(1))).await.unwrap();
+    tokio::time::timeout(WITHIN, events.wait_for(|e| e.state == PeerState::Backoff))
+        .await
+        .expect("the refused connect leads to a backoff")
+        .unwrap();
+    let mut server = tcp_node_at(vacant, 10, TransportConfig::default()).await;
+
+    peer.reconnect();
+
+    assert_eq!(server.recv_numbers(1, WITHIN).await, vec![1]);
+    assert_eq!(peer.metrics().connections, 1);
 }

@@ -115,8 +115,10 @@ pub(crate) async fn run(
     );
     async move {
         // Read before the connection counts as established: a close
-        // requested from then on is this connection's.
+        // requested from then on is this connection's. A reconnect
+        // requested while it was being opened is satisfied by it.
         let closes = shared.control.closes();
+        shared.control.clear_reconnect();
         shared.connection_established();
         debug!("connection established");
         let config = &ctx.config.peer;

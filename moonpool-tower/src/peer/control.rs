@@ -62,8 +62,9 @@ impl ConnectionControl {
         }
     }
 
-    /// Clears a pending reconnect request: the keeper is dialing.
-    pub(crate) fn reconnect_started(&self) {
+    /// Clears a pending reconnect request: the keeper is dialing, or a
+    /// connection has just opened (it is the fresh connection asked for).
+    pub(crate) fn clear_reconnect(&self) {
         self.reconnect.store(false, Ordering::SeqCst);
     }
 }

@@ -172,7 +172,7 @@ impl Keeper {
                 () = tokio::time::sleep(delay) => {}
             }
         }
-        self.shared.control.reconnect_started();
+        self.shared.control.clear_reconnect();
         self.shared.set_state(PeerState::Connecting);
         let connection_id = self.rng.next_u64();
         let attempt = open(self.ctx.clone(), address, connection_id);

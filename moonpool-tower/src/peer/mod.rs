@@ -170,7 +170,9 @@ impl Peer {
     /// [`close_connection`](Self::close_connection) does, and dials a new
     /// one at once, whether or not anything is queued and even during a
     /// reconnection delay. Reliable packets are resent on the new
-    /// connection. For an anonymous peer it is `close_connection`.
+    /// connection. A request made while a connection is being opened is
+    /// satisfied by that connection. For an anonymous peer it is
+    /// `close_connection`.
     pub fn reconnect(&self) {
         self.shared.control.request_close();
         self.shared.control.request_reconnect();
