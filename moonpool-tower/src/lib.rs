@@ -90,8 +90,68 @@
 //! and backoff jitter) is the caller's; no wait draws from tokio's thread
 //! RNG.
 //!
+//! # Per-peer control
+//!
+//! An operator or a test can act on one peer without touching the others:
+//! [`Peer::close_connection`](peer::Peer::close_connection) closes its
+//! current connection (FIN), and [`Peer::reconnect`](peer::Peer::reconnect)
+//! closes it and dials a new one at once. Either way the reliable queue
+//! keeps its promise: reliable packets queued or in flight and not yet
+//! acknowledged are resent, in order, on the next connection; unreliable
+//! ones are discarded. [`Peer::metrics`](peer::Peer::metrics) counts such
+//! closes in [`FailureCounts::closed_locally`](peer::FailureCounts::closed_locally).
+//!
+//! ```
+//! use moonpool_codec::{Packet, Uid};
+//! use moonpool_tower::net::{TcpConnector, TcpIncoming};
+//! use moonpool_tower::peer::{Outgoing, PeerState};
+//! use moonpool_tower::transport::Transport;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), tower::BoxError> {
+//! let incoming = TcpIncoming::bind("127.0.0.1:0".parse()?).await?;
+//! let address = incoming.local_addr()?.into();
+//! let server = Transport::builder(TcpConnector::new())
+//!     .listen(address, incoming)
+//!     .build()?;
+//! let client = Transport::builder(TcpConnector::new()).build()?;
+//! let mut peer = client.peer(address);
+//! let mut events = peer.connection_events();
+//! // Held (and resent on every new connection) until cancelled.
+//! peer.send(Outgoing::reliable(Packet::new(Uid::new(1, 2), &b"hi"[..]))).await?;
+//! events.wait_for(|e| e.state == PeerState::Connected).await?;
+//!
+//! // Drop this peer's connection: the held packet goes out again on the
+//! // next one, dialed at once because something is held.
+//! peer.close_connection();
+//! events.wait_for(|e| e.connections == 2 && e.state == PeerState::Connected).await?;
+//!
+//! // Force a fresh connection, whether or not anything is queued.
+//! peer.reconnect();
+//! events.wait_for(|e| e.connections == 3 && e.state == PeerState::Connected).await?;
+//! assert_eq!(peer.metrics().failures.closed_locally, 2);
+//!
+//! drop(peer);
+//! client.shutdown().await;
+//! server.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # API changes
 //!
+//! - [`Peer::close_connection`](peer::Peer::close_connection) and
+//!   [`Peer::reconnect`](peer::Peer::reconnect) are new; a connection they
+//!   close ends with the new
+//!   [`ConnectionError::ClosedLocally`](peer::ConnectionError::ClosedLocally),
+//!   counted under the new [`FailureCause::ClosedLocally`](peer::FailureCause::ClosedLocally)
+//!   and [`FailureCounts::closed_locally`](peer::FailureCounts::closed_locally):
+//!   an exhaustive `match` on those enums, or a `FailureCounts` literal,
+//!   needs the new case.
+//! - [`EndpointConfig`](transport::EndpointConfig) has a new field,
+//!   `well_known_slots` (the endpoint map's fixed array; see
+//!   [`EndpointMap`](endpoint::EndpointMap)): a struct literal needs
+//!   `..EndpointConfig::default()`.
 //! - [`Transport::builder`](transport::Transport::builder) takes only the
 //!   connector. Its RNG was a required `StdRng`, which led production nodes
 //!   to pass constant seeds and draw the same tokens on every restart; it is

@@ -28,6 +28,7 @@
 //! ```
 
 mod dispatch;
+mod map;
 mod not_found;
 mod reply_path;
 mod router;
@@ -36,6 +37,7 @@ mod typed;
 use moonpool_codec::{Packet, Uid};
 
 pub use dispatch::DEFAULT_MAX_HANDLER_TASKS;
+pub use map::EndpointMap;
 pub use reply_path::ReplyPath;
 pub use router::{EndpointRouter, PacketService};
 pub use typed::TypedEndpoint;

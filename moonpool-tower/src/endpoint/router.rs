@@ -12,6 +12,7 @@ use tower::util::BoxCloneService;
 use tracing::{debug, trace};
 
 use super::dispatch::{HandlerTasks, dispatch};
+use super::map::EndpointMap;
 use super::not_found::is_reserved;
 use super::{IncomingPacket, ReplyPath, RouterError};
 use crate::executor::SharedExecutor;
@@ -45,7 +46,9 @@ struct Registered {
 }
 
 struct RouterState {
-    endpoints: BTreeMap<Uid, Registered>,
+    /// Well-known tokens in a fixed array, the rest in a hash map that is
+    /// never iterated (see [`EndpointMap`]).
+    endpoints: EndpointMap<Registered>,
     pending: BTreeMap<Uid, PendingReply>,
     rng: StdRng,
     next_id: u64,
@@ -114,7 +117,7 @@ impl EndpointRouter {
         config: EndpointConfig,
     ) -> Self {
         let state = RouterState {
-            endpoints: BTreeMap::new(),
+            endpoints: EndpointMap::new(config.well_known_slots),
             pending: BTreeMap::new(),
             rng,
             next_id: 0,
@@ -280,7 +283,13 @@ impl RouterShared {
         let token = packet.token;
         let registered = {
             let mut state = lock(&self.state);
-            if let Some(pending) = state.pending.remove(&token) {
+            // Reply tokens are drawn by `Uid::random`, never well-known: a
+            // well-known token skips the pending table and costs one array
+            // load.
+            if let Some(pending) = (!token.is_well_known())
+                .then(|| state.pending.remove(&token))
+                .flatten()
+            {
                 drop(state);
                 trace!(%token, "reply received");
                 // The caller may have just given up: then nobody listens.

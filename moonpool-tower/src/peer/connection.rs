@@ -7,8 +7,9 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use moonpool_codec::{NetworkAddress, Packet};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::Notify;
 use tracing::{Instrument, debug, debug_span, trace};
 
@@ -113,6 +114,11 @@ pub(crate) async fn run(
         remote_listen = ?remote.listen,
     );
     async move {
+        // Read before the connection counts as established: a close
+        // requested from then on is this connection's. A reconnect
+        // requested while it was being opened is satisfied by it.
+        let closes = shared.control.closes();
+        shared.control.clear_reconnect();
         shared.connection_established();
         debug!("connection established");
         let config = &ctx.config.peer;
@@ -207,17 +213,27 @@ pub(crate) async fn run(
                     () = idle_expired(shared, config.idle_timeout) => {
                         return (ConnectionError::Idle, None);
                     }
+                    () = shared.control.closed_since(closes) => {
+                        debug!("closing the connection at a local request");
+                        return (ConnectionError::ClosedLocally, None);
+                    }
                 }
             }
         };
 
-        tokio::select! {
+        let ended = tokio::select! {
             biased;
             ended = supervise => ended,
             error = read => (error, None),
             error = write => (error, None),
             error = monitor => (error, None),
+        };
+        if matches!(ended.0, ConnectionError::ClosedLocally) {
+            // Send FIN now if the stream can at once; either way the
+            // connection is dropped right after, which closes it.
+            let _ = writer.get_mut().shutdown().now_or_never();
         }
+        ended
     }
     .instrument(span)
     .await

@@ -165,6 +165,11 @@ pub enum ConnectionError {
     /// Closed because the transport shut down.
     #[error("closed by shutdown")]
     Shutdown,
+    /// Closed at a local user's request
+    /// ([`Peer::close_connection`](super::Peer::close_connection) or
+    /// [`Peer::reconnect`](super::Peer::reconnect)).
+    #[error("closed at a local request")]
+    ClosedLocally,
 }
 
 impl ConnectionError {
@@ -185,6 +190,7 @@ impl ConnectionError {
             Self::Replaced => FailureCause::Replaced,
             Self::Idle => FailureCause::Idle,
             Self::Shutdown => FailureCause::Shutdown,
+            Self::ClosedLocally => FailureCause::ClosedLocally,
         }
     }
 
@@ -226,4 +232,6 @@ pub enum FailureCause {
     Idle,
     /// [`ConnectionError::Shutdown`].
     Shutdown,
+    /// [`ConnectionError::ClosedLocally`].
+    ClosedLocally,
 }

@@ -108,7 +108,10 @@ impl Keeper {
                 matches!(error, ConnectionError::Shutdown),
                 matches!(error, ConnectionError::Idle),
             );
-            self.delay_next_attempt = !shutdown && !idle && replacement.is_none();
+            // A connection the user closed did not fail: no backoff.
+            let closed_locally = matches!(error, ConnectionError::ClosedLocally);
+            self.delay_next_attempt =
+                !shutdown && !idle && !closed_locally && replacement.is_none();
             self.record_end(error);
             if shutdown
                 || (idle && self.ctx.forget(&self.shared))
@@ -134,11 +137,19 @@ impl Keeper {
                 shared.work.notified().await;
             }
         };
+        // An anonymous peer cannot dial: a reconnect request is no work.
+        let reconnect = async {
+            match shared.address {
+                Some(_) => shared.control.reconnect_requested().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             biased;
             () = self.ctx.shutdown.cancelled() => Wake::Shutdown,
             connection = next_attached(&shared) => Wake::Attached(connection),
             () = work => Wake::Work,
+            () = reconnect => Wake::Work,
             () = idle_expired(&shared, idle_timeout) => Wake::Idle,
         }
     }
@@ -155,9 +166,13 @@ impl Keeper {
                 biased;
                 () = self.ctx.shutdown.cancelled() => return Attempt::Shutdown,
                 connection = next_attached(&self.shared) => return Attempt::Connected(connection),
+                () = self.shared.control.reconnect_requested() => {
+                    debug!("reconnecting now at a local request");
+                }
                 () = tokio::time::sleep(delay) => {}
             }
         }
+        self.shared.control.clear_reconnect();
         self.shared.set_state(PeerState::Connecting);
         let connection_id = self.rng.next_u64();
         let attempt = open(self.ctx.clone(), address, connection_id);

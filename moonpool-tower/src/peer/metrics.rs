@@ -72,6 +72,8 @@ pub struct FailureCounts {
     pub idle: u64,
     /// Closed by shutdown.
     pub shutdown: u64,
+    /// Closed at a local user's request.
+    pub closed_locally: u64,
 }
 
 impl FailureCounts {
@@ -90,6 +92,7 @@ impl FailureCounts {
             FailureCause::Replaced => self.replaced,
             FailureCause::Idle => self.idle,
             FailureCause::Shutdown => self.shutdown,
+            FailureCause::ClosedLocally => self.closed_locally,
         }
     }
 
@@ -107,6 +110,7 @@ impl FailureCounts {
             + self.replaced
             + self.idle
             + self.shutdown
+            + self.closed_locally
     }
 }
 
@@ -142,7 +146,7 @@ pub struct PeerMetrics {
     pub reliable_outstanding: u64,
 }
 
-const CAUSES: usize = 12;
+const CAUSES: usize = 13;
 
 const fn cause_index(cause: FailureCause) -> usize {
     match cause {
@@ -158,6 +162,7 @@ const fn cause_index(cause: FailureCause) -> usize {
         FailureCause::Idle => 9,
         FailureCause::Shutdown => 10,
         FailureCause::FrameStalled => 11,
+        FailureCause::ClosedLocally => 12,
     }
 }
 
@@ -214,6 +219,7 @@ impl MetricsCells {
                 replaced: failure(FailureCause::Replaced),
                 idle: failure(FailureCause::Idle),
                 shutdown: failure(FailureCause::Shutdown),
+                closed_locally: failure(FailureCause::ClosedLocally),
             },
             unreliable_discarded: load(&self.unreliable_discarded),
             unreserved_refused: load(&self.unreserved_refused),

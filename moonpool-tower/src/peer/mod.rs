@@ -20,6 +20,7 @@
 
 mod config;
 mod connection;
+mod control;
 mod error;
 mod events;
 mod handshake;
@@ -143,6 +144,38 @@ impl Peer {
     /// Whether the peer is shut down.
     pub fn is_closed(&self) -> bool {
         self.shared.is_closed()
+    }
+
+    /// Closes the peer's current connection, if one is open; the peer
+    /// itself stays open.
+    ///
+    /// The stream is shut down for writing (FIN) and dropped. The
+    /// connection ends like any other, with
+    /// [`ConnectionError::ClosedLocally`]: reliable packets queued or in
+    /// flight are kept and resent, in order, on the next connection;
+    /// unreliable ones are discarded (their receipts report it). The next
+    /// connection is dialed without a reconnection delay as soon as there
+    /// is something to send, which is at once if reliable packets are
+    /// held. Closing an anonymous peer's connection (a client that
+    /// connected to us) closes the peer: it cannot be dialed back.
+    ///
+    /// The request applies to the connection open when it is made; with
+    /// none open it does nothing. It takes effect asynchronously: watch
+    /// [`connection_events`](Self::connection_events) to see it.
+    pub fn close_connection(&self) {
+        self.shared.control.request_close();
+    }
+
+    /// Closes the current connection, if one is open, as
+    /// [`close_connection`](Self::close_connection) does, and dials a new
+    /// one at once, whether or not anything is queued and even during a
+    /// reconnection delay. Reliable packets are resent on the new
+    /// connection. A request made while a connection is being opened is
+    /// satisfied by that connection. For an anonymous peer it is
+    /// `close_connection`.
+    pub fn reconnect(&self) {
+        self.shared.control.request_close();
+        self.shared.control.request_reconnect();
     }
 
     /// Waits for a queue slot, then queues `outgoing`: `ready` then `call`.

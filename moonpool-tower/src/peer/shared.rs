@@ -10,6 +10,7 @@ use tracing::{debug, warn};
 
 use super::PeerConfig;
 use super::connection::Established;
+use super::control::ConnectionControl;
 use super::error::{ConnectionError, PeerError};
 use super::events::EpochPublisher;
 use super::metrics::{MetricsCells, PeerMetrics, PeerState};
@@ -51,6 +52,8 @@ pub(crate) struct PeerShared {
     /// Whether a version mismatch was already logged at `warn`.
     pub(crate) incompatible_logged: AtomicBool,
     last_error: Mutex<Option<Arc<ConnectionError>>>,
+    /// A user's requests to close or replace the connection.
+    pub(crate) control: ConnectionControl,
 }
 
 impl PeerShared {
@@ -73,6 +76,7 @@ impl PeerShared {
             attach_ready: Notify::new(),
             incompatible_logged: AtomicBool::new(false),
             last_error: Mutex::new(None),
+            control: ConnectionControl::default(),
         }
     }
 

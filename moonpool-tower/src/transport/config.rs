@@ -72,6 +72,14 @@ pub struct EndpointConfig {
     /// [`EndpointRouter::set_max_handler_tasks`](crate::endpoint::EndpointRouter::set_max_handler_tasks)
     /// changes it at run time.
     pub max_handler_tasks: usize,
+    /// Well-known indices (`Uid::well_known(i)`, `i` below this) whose
+    /// endpoints live in the router's fixed array, found in O(1) by index
+    /// (see [`EndpointMap`](crate::endpoint::EndpointMap)); other tokens
+    /// live in its hash map. Default 256: moonpool's 64 reserved indices and
+    /// 192 for the application's own well-known endpoints, at a few
+    /// kilobytes per node. A well-known token beyond it still works, through
+    /// the hash map.
+    pub well_known_slots: usize,
 }
 
 impl Default for EndpointConfig {
@@ -79,6 +87,7 @@ impl Default for EndpointConfig {
         Self {
             request_stream_capacity: 1024,
             max_handler_tasks: DEFAULT_MAX_HANDLER_TASKS,
+            well_known_slots: 256,
         }
     }
 }
