@@ -105,3 +105,103 @@ fn four_shards_cover_the_sweep_exactly_once() {
     expected.sort_unstable();
     assert_eq!(failures, expected);
 }
+
+/// Entry point of the shard processes of
+/// [`four_shard_processes_merged_give_the_unsharded_report`].
+#[test]
+#[ignore = "run by four_shard_processes_merged_give_the_unsharded_report"]
+fn sweep_entry_point() {
+    // Honours MOONPOOL_SHARD and MOONPOOL_REPORT, as any sweep does.
+    let report = sweep(22).run_report().unwrap();
+    assert!(report.iterations > 0);
+}
+
+fn temp(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("moonpool-sweeps-{}-{name}", std::process::id()))
+}
+
+#[test]
+fn four_shard_processes_merged_give_the_unsharded_report() {
+    let exe = std::env::current_exe().unwrap();
+    let run = |shard: Option<&str>, report: &std::path::Path| {
+        let mut command = std::process::Command::new(&exe);
+        command
+            .args(["sweep_entry_point", "--exact", "--include-ignored"])
+            .env("MOONPOOL_REPORT", report)
+            .env_remove("MOONPOOL_SEED")
+            .env_remove("MOONPOOL_SEEDS")
+            .env_remove("MOONPOOL_ITERATIONS");
+        match shard {
+            Some(shard) => command.env("MOONPOOL_SHARD", shard),
+            None => command.env_remove("MOONPOOL_SHARD"),
+        };
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+    };
+    let whole_path = temp("whole.json");
+    run(None, &whole_path);
+    let shard_paths: Vec<_> = (0..4).map(|k| temp(&format!("shard-{k}.json"))).collect();
+    for (k, path) in shard_paths.iter().enumerate() {
+        run(Some(&format!("{k}/4")), path);
+    }
+    let merged_path = temp("merged.json");
+    let merge = std::process::Command::new(env!("CARGO_BIN_EXE_moonpool-report"))
+        .arg("merge")
+        .arg("-o")
+        .arg(&merged_path)
+        .args(&shard_paths)
+        .output()
+        .unwrap();
+    // Some seeds fail on purpose: the merged sweep did not pass.
+    assert_eq!(merge.status.code(), Some(1), "{merge:?}");
+    let read = |path: &std::path::Path| -> SimulationReport {
+        let report = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        std::fs::remove_file(path).unwrap();
+        report
+    };
+    let (whole, merged) = (read(&whole_path), read(&merged_path));
+    for path in &shard_paths {
+        std::fs::remove_file(path).unwrap();
+    }
+    assert_eq!(merged.iterations, whole.iterations);
+    assert_eq!(merged.trace_hashes, whole.trace_hashes);
+    assert_eq!(merged.coverage, whole.coverage);
+    let seeds = |report: &SimulationReport| -> Vec<(u64, String)> {
+        let mut failures: Vec<_> = report
+            .failures
+            .iter()
+            .map(|f| (f.seed, f.message.clone()))
+            .collect();
+        failures.sort();
+        failures
+    };
+    assert_eq!(seeds(&merged), seeds(&whole));
+    assert_eq!(merged.faults, whole.faults);
+}
+
+#[test]
+fn reports_of_another_sweep_are_not_merged() {
+    let a = temp("a.json");
+    let b = temp("b.json");
+    sweep(3)
+        .run_report_with(&EnvOverrides {
+            report: Some(a.clone()),
+            ..EnvOverrides::default()
+        })
+        .unwrap();
+    sweep(4)
+        .run_report_with(&EnvOverrides {
+            report: Some(b.clone()),
+            ..EnvOverrides::default()
+        })
+        .unwrap();
+    let merge = std::process::Command::new(env!("CARGO_BIN_EXE_moonpool-report"))
+        .args(["merge"])
+        .args([&a, &b])
+        .output()
+        .unwrap();
+    let _ = (std::fs::remove_file(a), std::fs::remove_file(b));
+    assert_eq!(merge.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&merge.stderr);
+    assert!(stderr.contains("another test or configuration"), "{stderr}");
+}

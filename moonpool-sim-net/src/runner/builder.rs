@@ -360,3 +360,32 @@ impl fmt::Debug for SimulationBuilder {
             .finish_non_exhaustive()
     }
 }
+
+impl SimulationBuilder {
+    /// Fingerprint of this test's configuration, with `test` (its replay
+    /// command template) naming which test it is: FNV-1a 64 over the
+    /// `Debug` text of every setting that shapes an iteration.
+    pub(crate) fn fingerprint(&self, test: &str) -> String {
+        let hosts: Vec<_> = self
+            .hosts
+            .iter()
+            .map(|host| (host.name.as_str(), host.ip, host.workload))
+            .collect();
+        let text = format!(
+            "{test}\n{hosts:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+            self.invariants,
+            self.net,
+            self.faults,
+            self.swarm,
+            self.sim_config,
+            self.budget,
+            self.seeds,
+            self.iterations,
+            self.buggify,
+            self.quiescence,
+        );
+        let mut hasher = crate::trace::Fnv1a64::new();
+        hasher.write(text.as_bytes());
+        format!("{:016x}", hasher.finish())
+    }
+}

@@ -141,6 +141,7 @@ mod determinism;
 mod env;
 mod error;
 mod iteration;
+mod merge;
 mod progress;
 mod replay;
 mod report;
@@ -157,6 +158,7 @@ pub use env::{
     SHARD_VAR, TRACE_VAR,
 };
 pub use error::RunnerError;
+pub use merge::MergeError;
 pub use replay::SEED_PLACEHOLDER;
 pub use report::{IterationFailure, SimulationReport};
 pub use seeds::{DEFAULT_BASE_SEED, Iterations, Seeds, derive_seed};

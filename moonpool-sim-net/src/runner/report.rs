@@ -67,6 +67,19 @@ pub struct SimulationReport {
     /// They replay alone; a failure of theirs in a sweep may not.
     #[serde(default)]
     pub replays_only_alone: Vec<u64>,
+    /// Fingerprint (hex) of the test and the configuration the report came
+    /// from — the replay command, hosts, network, faults, budget, seeds,
+    /// buggify and quiescence settings — so reports of different tests or
+    /// configurations are never merged.
+    #[serde(default)]
+    pub config_hash: String,
+    /// Whether the sweep as a whole (every shard together) requires every
+    /// `sometimes!` to be seen; a shard alone does not judge it.
+    #[serde(default)]
+    pub sweep_requires_coverage: bool,
+    /// `[k, n]` when this report is the `k`-th of `n` shards of a sweep.
+    #[serde(default)]
+    pub shard: Option<[u64; 2]>,
 }
 
 impl SimulationReport {

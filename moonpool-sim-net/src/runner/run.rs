@@ -210,6 +210,12 @@ impl SimulationBuilder {
             .unwrap_or_else(|| Invocation::current().replay_template());
         let mut report = SimulationReport {
             coverage_required: plan.coverage_required,
+            config_hash: self.fingerprint(&format!("{replay}\nlimit {}", plan.limit)),
+            sweep_requires_coverage: matches!(
+                self.iterations,
+                Iterations::UntilAllSometimes { .. }
+            ) || self.require_coverage,
+            shard: plan.shard.map(|(k, n)| [k, n]),
             ..SimulationReport::default()
         };
         for name in &self.expected_sometimes {
