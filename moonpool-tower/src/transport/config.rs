@@ -27,15 +27,31 @@ pub struct AcceptConfig {
     /// before accepting again. Default 100 ms: errors of that kind persist
     /// for a while, and retrying at once would spin.
     pub error_pause: Duration,
-    /// Accepted connections whose handshake may be under way at once. A
-    /// connection accepted beyond it is closed at once, before its
-    /// handshake (counted in [`AcceptMetrics::refused_handshaking`](super::AcceptMetrics)).
-    /// Default 1024: each costs a task and a buffer for up to the peer's
-    /// handshake timeout (5 s), so a flood of connections that never
-    /// complete one cannot grow memory without bound, while the whole
-    /// cluster reconnecting to a restarted server still fits. Values below
-    /// 1 count as 1.
+    /// Accepted connections whose handshake may be under way at once. When
+    /// all are taken, a new connection takes the place of the oldest
+    /// unfinished handshake, which is closed (counted in
+    /// [`AcceptMetrics::evicted_handshaking`](super::AcceptMetrics)):
+    /// connections that stall their handshake can delay a new client by
+    /// at most the time the limit's worth of newer connections take to
+    /// arrive, never lock it out (a refused newcomer would wait for the
+    /// stalled ones to time out, and an attacker who keeps reopening them
+    /// would keep it out for good). Every handshake also ends at its
+    /// deadline, [`PeerConfig::handshake_timeout`](crate::peer::PeerConfig::handshake_timeout)
+    /// (counted in [`AcceptMetrics::handshake_timeouts`](super::AcceptMetrics)).
+    /// Default 1024: each costs a task and a buffer until it ends, so a
+    /// flood of connections that never complete one cannot grow memory
+    /// without bound, while the whole cluster reconnecting to a restarted
+    /// server still fits. Values below 1 count as 1.
     pub max_handshaking: usize,
+    /// Handshakes one source (IP address) may have under way at once: a
+    /// new connection from a source that holds this many takes the place
+    /// of that source's oldest unfinished handshake (counted in
+    /// [`AcceptMetrics::evicted_same_source`](super::AcceptMetrics)), so a
+    /// single flooding host churns through its own handshakes, not other
+    /// hosts'. Default 256, a quarter of `max_handshaking`: it takes four
+    /// flooding hosts to reach the global limit, and a host reconnecting
+    /// hundreds of processes at once still fits. Values below 1 count as 1.
+    pub max_handshaking_per_source: usize,
     /// Anonymous peers (clients that announced no listening address, each
     /// with its own connection and keeper task) kept at once. A connection
     /// that completes its handshake as one more is closed at once (counted
@@ -51,6 +67,7 @@ impl Default for AcceptConfig {
         Self {
             error_pause: Duration::from_millis(100),
             max_handshaking: 1024,
+            max_handshaking_per_source: 256,
             max_anonymous_peers: 10_000,
         }
     }
@@ -110,7 +127,6 @@ impl TransportConfig {
                 "endpoint.request_stream_capacity",
                 self.endpoint.request_stream_capacity,
             ),
-            ("accept.max_handshaking", self.accept.max_handshaking),
             (
                 "accept.max_anonymous_peers",
                 self.accept.max_anonymous_peers,
