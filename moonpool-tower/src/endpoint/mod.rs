@@ -31,6 +31,7 @@ mod dispatch;
 mod not_found;
 mod reply_path;
 mod router;
+mod share;
 mod typed;
 
 use moonpool_codec::{Packet, Uid};
@@ -42,6 +43,7 @@ pub use typed::TypedEndpoint;
 
 pub(crate) use not_found::is_reserved;
 pub(crate) use router::{Resolution, RouterShared};
+pub(crate) use share::{CallerShares, ShareGuard};
 
 /// A packet delivered to an endpoint, with the way back to its sender.
 #[derive(Debug, Clone)]

@@ -82,6 +82,14 @@ pub struct EndpointConfig {
     /// keeps peers from growing its memory without limit, and the caller
     /// learns at once (its retry policy decides what to do).
     pub request_stream_capacity: usize,
+    /// Of a [`RequestStream`](crate::actor::RequestStream)'s queue, the
+    /// requests from one peer it holds: beyond it, that peer's next request
+    /// is answered `BrokenPromise` while other peers' are still queued.
+    /// Default 256, a quarter of `request_stream_capacity`: it takes four
+    /// peers that flood faster than the server reads to fill the queue,
+    /// while a single busy peer can still have hundreds of requests
+    /// waiting.
+    pub request_stream_capacity_per_peer: usize,
     /// Requests whose service did not answer at once that may run as
     /// tasks at the same time; beyond it such a request is dropped, which a
     /// typed endpoint answers `BrokenPromise`. Default
@@ -89,13 +97,23 @@ pub struct EndpointConfig {
     /// [`EndpointRouter::set_max_handler_tasks`](crate::endpoint::EndpointRouter::set_max_handler_tasks)
     /// changes it at run time.
     pub max_handler_tasks: usize,
+    /// Of [`max_handler_tasks`](Self::max_handler_tasks), the tasks the
+    /// requests of one peer may run at once: beyond it, that peer's request
+    /// is dropped (a typed endpoint answers `BrokenPromise`) while other
+    /// peers' are still served. Default 1024, a quarter of the default
+    /// `max_handler_tasks`: one flooding peer leaves three quarters of the
+    /// places to the others, and a thousand slow calls in flight from one
+    /// peer still fit.
+    pub max_handler_tasks_per_peer: usize,
 }
 
 impl Default for EndpointConfig {
     fn default() -> Self {
         Self {
             request_stream_capacity: 1024,
+            request_stream_capacity_per_peer: 256,
             max_handler_tasks: DEFAULT_MAX_HANDLER_TASKS,
+            max_handler_tasks_per_peer: 1024,
         }
     }
 }
