@@ -19,8 +19,6 @@ use moonpool_tower::interface;
 use moonpool_tower::net::{TcpConnector, TcpIncoming};
 use moonpool_tower::rpc::{ApplicationError, RpcError};
 use moonpool_tower::transport::Transport;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
 
 /// Two operands.
@@ -106,10 +104,10 @@ fn register_services(transport: &Transport) -> Result<(), BoxError> {
     Ok(())
 }
 
-async fn listen(seed: u64) -> Result<(Transport, Endpoint), BoxError> {
+async fn listen() -> Result<(Transport, Endpoint), BoxError> {
     let incoming = TcpIncoming::bind("127.0.0.1:0".parse()?).await?;
     let address = incoming.local_addr()?.into();
-    let transport = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(seed))
+    let transport = Transport::builder(TcpConnector::new())
         .listen(address, incoming)
         .build()?;
     Ok((transport, Endpoint::new(address, CALCULATOR)))
@@ -153,12 +151,12 @@ async fn exercise(name: &str, client: &Transport, base: Endpoint) -> Result<(), 
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), BoxError> {
-    let (actors, actor_base) = listen(1).await?;
+    let (actors, actor_base) = listen().await?;
     tokio::spawn(actor_server(actors.clone()));
-    let (services, service_base) = listen(2).await?;
+    let (services, service_base) = listen().await?;
     register_services(&services)?;
 
-    let client = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(3)).build()?;
+    let client = Transport::builder(TcpConnector::new()).build()?;
     exercise("actor server", &client, actor_base).await?;
     exercise("tower server", &client, service_base).await?;
 

@@ -18,8 +18,6 @@ use moonpool_tower::actor::RequestStream;
 use moonpool_tower::net::{TcpConnector, TcpIncoming};
 use moonpool_tower::rpc::{RpcClient, RpcError};
 use moonpool_tower::transport::Transport;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use tower::{Service, ServiceExt};
 
 /// A ping: the client's sequence number.
@@ -72,12 +70,12 @@ async fn over_tcp() -> Result<(), Box<dyn std::error::Error>> {
     let started = std::time::Instant::now();
     let incoming = TcpIncoming::bind("127.0.0.1:0".parse()?).await?;
     let address = incoming.local_addr()?.into();
-    let server = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(1))
+    let server = Transport::builder(TcpConnector::new())
         .listen(address, incoming)
         .build()?;
     tokio::spawn(serve(server.clone()));
 
-    let client = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(2)).build()?;
+    let client = Transport::builder(TcpConnector::new()).build()?;
     let answered = play(&client, Endpoint::new(address, PING_TOKEN), TCP_PINGS).await?;
     let elapsed = started.elapsed();
     println!(
@@ -156,7 +154,8 @@ mod simulation {
     async fn server() -> Result<(), BoxError> {
         let host = HostHandle::current().ok_or("not in a simulated host")?;
         let listener = SimTcpListener::bind((Ipv4Addr::UNSPECIFIED, PORT)).await?;
-        let transport = Transport::builder(SimConnector::new(), host.rng())
+        let transport = Transport::builder(SimConnector::new())
+            .rng(host.rng())
             .listen(server_address(), listener.into_stream())
             .executor(executor(host.clone()))
             .build()?;
@@ -172,7 +171,8 @@ mod simulation {
     /// The client workload: `play`, then publish how many pongs came back.
     async fn client() -> Result<(), BoxError> {
         let host = HostHandle::current().ok_or("not in a simulated host")?;
-        let transport = Transport::builder(SimConnector::new(), host.rng())
+        let transport = Transport::builder(SimConnector::new())
+            .rng(host.rng())
             .executor(executor(host.clone()))
             .build()?;
         let answered = play(
@@ -217,7 +217,7 @@ mod simulation {
             ))
             .iterations(Iterations::Fixed(SEEDS))
             .progress(false)
-            .run();
+            .run_report();
         let report = match report {
             Ok(report) => report,
             Err(error) => {

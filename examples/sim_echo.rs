@@ -249,7 +249,7 @@ fn main() {
         None => simulation.iterations(Iterations::Fixed(SEEDS)),
     };
 
-    let (report, wall) = timed(|| simulation.run());
+    let (report, wall) = timed(|| simulation.run_report());
     let report = report.unwrap_or_else(|error| {
         eprintln!("sim_echo: {error}");
         std::process::exit(2)
@@ -307,9 +307,10 @@ mod tests {
             report.coverage.sometimes["a server stopped on the shutdown signal"],
             report.iterations
         );
+        // The determinism check ran its seeds a second time.
         assert_eq!(
             total.load(Ordering::Relaxed),
-            report.iterations * 20 * u64::from(PAIRS)
+            (report.iterations + report.determinism_checked) * 20 * u64::from(PAIRS)
         );
     }
 }

@@ -53,12 +53,11 @@ enum Misbehaviour {
 
 async fn start_server(
     address: NetworkAddress,
-    seed: u64,
     how: Misbehaviour,
     seen: Arc<AtomicU64>,
 ) -> Result<Transport, BoxError> {
     let incoming = TcpIncoming::bind(address.socket_addr()).await?;
-    let transport = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(seed))
+    let transport = Transport::builder(TcpConnector::new())
         .listen(address, incoming)
         .build()?;
     let mut reads: RequestStream<Read, Data> = transport.router().request_stream(READ)?;
@@ -88,10 +87,9 @@ async fn scenario(how: Misbehaviour, seed: u64) -> Result<(), BoxError> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
     let address: NetworkAddress = port.into();
     let seen = Arc::new(AtomicU64::new(0));
-    let mut server = start_server(address, seed, how, seen.clone()).await?;
+    let mut server = start_server(address, how, seen.clone()).await?;
 
-    let client =
-        Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(seed + 1)).build()?;
+    let client = Transport::builder(TcpConnector::new()).build()?;
     let rpc = RpcClient::<Read, Data>::new(&client, Endpoint::new(address, READ)).unreliable();
     let retry = RetryConfig {
         max_retries: 8,
@@ -102,7 +100,7 @@ async fn scenario(how: Misbehaviour, seed: u64) -> Result<(), BoxError> {
         },
         ..RetryConfig::default()
     };
-    let policy = RpcRetryPolicy::new(retry, StdRng::seed_from_u64(seed + 2))?.idempotent(true);
+    let policy = RpcRetryPolicy::new(retry, StdRng::seed_from_u64(seed))?.idempotent(true);
     let stack = ServiceBuilder::new()
         .buffer(64)
         .concurrency_limit(8)
@@ -125,7 +123,7 @@ async fn scenario(how: Misbehaviour, seed: u64) -> Result<(), BoxError> {
         server.shutdown().await;
         println!("  server down");
         tokio::time::sleep(Duration::from_millis(300)).await;
-        server = start_server(address, seed + 3, how, seen.clone()).await?;
+        server = start_server(address, how, seen.clone()).await?;
         println!("  server back");
     }
     let mut answered = 0;

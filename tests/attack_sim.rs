@@ -89,7 +89,8 @@ fn config() -> TransportConfig {
 async fn server(attack: Attack) -> Result<(), BoxError> {
     let host = HostHandle::current().ok_or("not in a simulated host")?;
     let listener = SimTcpListener::bind((Ipv4Addr::UNSPECIFIED, PORT)).await?;
-    let transport = Transport::builder(SimConnector::new(), host.rng())
+    let transport = Transport::builder(SimConnector::new())
+        .rng(host.rng())
         .config(config())
         .listen(server_address(), listener.into_stream())
         .executor(host_executor(host.clone()))
@@ -261,7 +262,8 @@ async fn clients(attack: Attack) -> Result<(), BoxError> {
     let endpoint = Endpoint::new(server_address(), ECHO);
     tokio::time::sleep(Duration::from_millis(rng.random_range(200..600))).await;
     for trial in 0..TRIALS {
-        let client = Transport::builder(SimConnector::new(), host.rng())
+        let client = Transport::builder(SimConnector::new())
+            .rng(host.rng())
             .executor(host_executor(host.clone()))
             .build()?;
         let rpc = RpcClient::<Num, Num>::new(&client, endpoint);

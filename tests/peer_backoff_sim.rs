@@ -45,7 +45,8 @@ fn host_executor(host: HostHandle) -> impl Fn(BoxFuture) + Clone + Send + Sync +
 async fn server() -> Result<(), BoxError> {
     let host = HostHandle::current().ok_or("not in a host")?;
     let listener = SimTcpListener::bind(("0.0.0.0", PORT)).await?;
-    let _transport = Transport::builder(host.connector(), host.rng())
+    let _transport = Transport::builder(host.connector())
+        .rng(host.rng())
         .listen(
             NetworkAddress::new(SERVER_IP.into(), PORT),
             listener.into_stream(),
@@ -100,7 +101,8 @@ async fn client() -> Result<(), BoxError> {
     let sim = host.sim();
     sim.crash(SERVER_IP)?;
     let connector = FaultyConnector::new(host.connector(), FaultMix::QUIET, host.rng());
-    let transport = Transport::builder(connector.clone(), host.rng())
+    let transport = Transport::builder(connector.clone())
+        .rng(host.rng())
         .executor(host_executor(host.clone()))
         .build()?;
     let mut peer = transport.peer(NetworkAddress::new(SERVER_IP.into(), PORT));

@@ -88,7 +88,8 @@ async fn serve(log: Arc<Mutex<ServerLog>>) -> Result<(), BoxError> {
             number: packet.token.second,
         });
     };
-    let _transport = Transport::builder(SimConnector::new(), host.rng())
+    let _transport = Transport::builder(SimConnector::new())
+        .rng(host.rng())
         .listen(server_address(), listener.into_stream())
         .executor(host_executor(host.clone()))
         .inbound(handler)
@@ -116,7 +117,8 @@ async fn client(server_log: Arc<Mutex<ServerLog>>) -> Result<(), BoxError> {
             SimConnector::new().oneshot(to)
         })
     };
-    let transport = Transport::builder(connector, host.rng())
+    let transport = Transport::builder(connector)
+        .rng(host.rng())
         .executor(host_executor(host.clone()))
         .build()?;
     let mut peer = transport.peer(server_address());
@@ -259,7 +261,8 @@ async fn symmetric_node(me: Ipv4Addr, other: Ipv4Addr) -> Result<(), BoxError> {
     let listener = SimTcpListener::bind(("0.0.0.0", PORT)).await?;
     let received = Arc::new(Mutex::new(Vec::new()));
     let sink = received.clone();
-    let transport = Transport::builder(SimConnector::new(), host.rng())
+    let transport = Transport::builder(SimConnector::new())
+        .rng(host.rng())
         .listen(NetworkAddress::new(me.into(), PORT), listener.into_stream())
         .executor(host_executor(host.clone()))
         .inbound(move |packet: Packet, _from: &Peer| {

@@ -90,6 +90,8 @@
 //! The `serde` feature also derives `Serialize`/`Deserialize` for [`Uid`],
 //! [`NetworkAddress`] and [`Endpoint`].
 
+#![forbid(unsafe_code)]
+
 mod address;
 mod checksum;
 mod codec;

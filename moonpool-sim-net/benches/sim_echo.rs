@@ -15,7 +15,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use moonpool_sim_net::{NetConfig, Sim, SimHandle, SimTcpListener, SimTcpStream, spawn};
+use moonpool_sim_net::{
+    NetConfig, OsConfig, Sim, SimConfig, SimHandle, SimTcpListener, SimTcpStream, spawn,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const PAIRS: u8 = 25;
@@ -32,11 +34,21 @@ struct Run {
 /// Runs the workload: each client does round trips until `sim_duration`,
 /// sleeping `pause` between them.
 fn echo(seed: u64, sim_duration: Duration, pause: Option<Duration>) -> Run {
+    echo_with(seed, sim_duration, pause, OsConfig::default())
+}
+
+/// [`echo`] with the given simulated-OS configuration (seeded or not).
+fn echo_with(seed: u64, sim_duration: Duration, pause: Option<Duration>, os: OsConfig) -> Run {
     let round_trips = Arc::new(AtomicU64::new(0));
-    let mut sim = Sim::new(seed).net(NetConfig {
-        latency: Duration::from_micros(100)..=Duration::from_millis(1),
-        ..NetConfig::default()
-    });
+    let mut sim = Sim::new(seed)
+        .net(NetConfig {
+            latency: Duration::from_micros(100)..=Duration::from_millis(1),
+            ..NetConfig::default()
+        })
+        .config(SimConfig {
+            os,
+            ..SimConfig::default()
+        });
     for i in 1..=PAIRS {
         let server = Ipv4Addr::new(10, 0, 1, i);
         sim = sim.host(&format!("server-{i}"), server, || async {
@@ -89,6 +101,34 @@ fn echo(seed: u64, sim_duration: Duration, pause: Option<Duration>) -> Run {
     }
 }
 
+/// The cost of the seeded OS (entropy and clocks answered from the seed):
+/// the same ping-pong with and without it, alternated `rounds` times in
+/// this run; prints the medians and their ratio.
+fn seeding_cost(sim_duration: Duration, rounds: usize) {
+    let rate = |os: OsConfig| {
+        let run = echo_with(44, sim_duration, None, os);
+        run.round_trips as f64 / run.wall.as_secs_f64()
+    };
+    let unseeded = || OsConfig {
+        seeded: false,
+        ..OsConfig::default()
+    };
+    let (mut seeded, mut plain) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        seeded.push(rate(OsConfig::default()));
+        plain.push(rate(unseeded()));
+    }
+    let median = |rates: &mut Vec<f64>| {
+        rates.sort_by(f64::total_cmp);
+        rates[rates.len() / 2]
+    };
+    let (seeded, plain) = (median(&mut seeded), median(&mut plain));
+    println!(
+        "seeded OS: {seeded:.0} round trips/s seeded, {plain:.0} without, {:.3}x (median of {rounds} alternated runs)",
+        seeded / plain
+    );
+}
+
 /// Wall-clock measurement for the report only; never feeds the simulation.
 #[allow(clippy::disallowed_types, clippy::disallowed_methods)]
 struct WallClock(std::time::Instant);
@@ -131,6 +171,11 @@ fn main() {
         run.events as f64 / wall,
         rt_per_sec / TURMOIL_ROUND_TRIPS_PER_SEC,
         TURMOIL_ROUND_TRIPS_PER_SEC
+    );
+
+    seeding_cost(
+        Duration::from_secs(seconds.min(5)),
+        if benching { 5 } else { 1 },
     );
 
     let hour = if benching { 3600 } else { 60 };

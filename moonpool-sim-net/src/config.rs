@@ -27,16 +27,31 @@ pub struct NetConfig {
     /// first millisecond tick at or after its drawn arrival time, in the order
     /// of the drawn times.
     pub latency: RangeInclusive<Duration>,
-    /// Bytes a writer may have in its send buffer (written, not yet arrived in
-    /// the peer's receive buffer) before `poll_write` returns `Pending`.
+    /// Default send buffer of a socket: bytes a writer may have written and
+    /// not yet seen arrive in the peer's receive buffer before `poll_write`
+    /// returns `Pending`.
     ///
-    /// Default: 64 KiB, small enough that backpressure shows up in tests.
+    /// Default: 4 MiB, Linux's `net.ipv4.tcp_wmem` maximum (4194304), the
+    /// size send-buffer autotuning reaches on a loopback connection; with
+    /// the receive buffer below, a writer whose peer does not read blocks
+    /// after about 4.1 MiB, as measured through tokio on 127.0.0.1. There is
+    /// no autotuning: the buffer has this size from the start.
+    /// [`SimTcpSocket::set_send_buffer_size`](crate::SimTcpSocket::set_send_buffer_size)
+    /// sizes one socket.
     pub send_buffer: usize,
-    /// Bytes a receiver buffers (arrived plus in flight) before the sender
-    /// stops transmitting: the TCP receive window.
+    /// Default receive buffer of a socket: bytes a receiver buffers (arrived
+    /// plus in flight) before the sender stops transmitting, the TCP window.
     ///
-    /// Default: 64 KiB, the classic unscaled TCP window.
+    /// Default: 128 KiB, Linux's `net.ipv4.tcp_rmem` default (131072), the
+    /// receive buffer a socket starts with (autotuning grows it only while
+    /// the application reads).
+    /// [`SimTcpSocket::set_recv_buffer_size`](crate::SimTcpSocket::set_recv_buffer_size)
+    /// sizes one socket.
     pub receive_window: usize,
+    /// The socket-buffer sizes an application may ask for, as Linux applies
+    /// `SO_SNDBUF`/`SO_RCVBUF`: a request is capped at `max`, then doubled
+    /// (the kernel's allowance for bookkeeping), then raised to the minimum.
+    pub buffer_limits: BufferLimits,
     /// Largest segment the fabric puts on the wire; a larger write travels as
     /// several segments, each with its own latency draw.
     ///
@@ -48,23 +63,93 @@ pub struct NetConfig {
     ///
     /// Default: 49152 ..= 65535, the IANA dynamic range.
     pub ephemeral_ports: RangeInclusive<u16>,
-    /// Connections a listener queues before `accept` takes them; a
-    /// connection attempt beyond it is refused (a kernel would drop the SYN
-    /// and let the client retry).
+    /// Backlog of [`SimTcpListener::bind`](crate::SimTcpListener::bind):
+    /// connections the kernel completes and queues before `accept` takes
+    /// them. A connection request that finds the queue full is dropped and
+    /// the client retransmits it (see [`NetConfig::syn_retries`]).
     ///
-    /// Default: 1024, tokio's listen backlog.
+    /// Default: 1024, the backlog tokio's `TcpListener::bind` asks for.
     pub listen_backlog: usize,
+    /// The largest backlog `listen` grants; a larger request is capped.
+    ///
+    /// Default: 4096, Linux's `net.core.somaxconn`.
+    pub max_listen_backlog: usize,
+    /// How many times a client retransmits a connection request nobody
+    /// answered (a listener whose accept queue was full) before `connect`
+    /// fails with `TimedOut`; the first retransmission waits
+    /// [`NetConfig::syn_timeout`], each next one twice as long.
+    ///
+    /// Default: 6, Linux's `net.ipv4.tcp_syn_retries` (about 127 s in all).
+    pub syn_retries: u32,
+    /// The first SYN retransmission timeout.
+    ///
+    /// Default: 1 s, Linux's initial retransmission timeout (`TCP_TIMEOUT_INIT`).
+    pub syn_timeout: Duration,
+    /// The IP time-to-live a socket starts with (`ttl()`).
+    ///
+    /// Default: 64, Linux's `net.ipv4.ip_default_ttl`.
+    pub default_ttl: u32,
+}
+
+/// How requested socket-buffer sizes become buffer sizes (Linux's rules).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BufferLimits {
+    /// The largest request honoured before doubling.
+    ///
+    /// Default: 212992, the stock value of Linux's `net.core.wmem_max` and
+    /// `net.core.rmem_max`.
+    pub max: usize,
+    /// The smallest send buffer.
+    ///
+    /// Default: 4608, Linux's `SOCK_MIN_SNDBUF` on x86-64.
+    pub min_send: usize,
+    /// The smallest receive buffer.
+    ///
+    /// Default: 2304, Linux's `SOCK_MIN_RCVBUF` on x86-64.
+    pub min_recv: usize,
+}
+
+impl Default for BufferLimits {
+    fn default() -> Self {
+        Self {
+            max: 212_992,
+            min_send: 4608,
+            min_recv: 2304,
+        }
+    }
+}
+
+impl BufferLimits {
+    /// The send buffer a request of `requested` bytes gives.
+    pub fn send(&self, requested: u32) -> usize {
+        self.apply(requested, self.min_send)
+    }
+
+    /// The receive buffer a request of `requested` bytes gives.
+    pub fn recv(&self, requested: u32) -> usize {
+        self.apply(requested, self.min_recv)
+    }
+
+    fn apply(&self, requested: u32, min: usize) -> usize {
+        let requested = usize::try_from(requested).unwrap_or(usize::MAX);
+        requested.min(self.max).saturating_mul(2).max(min).max(1)
+    }
 }
 
 impl Default for NetConfig {
     fn default() -> Self {
         Self {
             latency: Duration::from_micros(100)..=Duration::from_millis(1),
-            send_buffer: 64 * 1024,
-            receive_window: 64 * 1024,
+            send_buffer: 4 * 1024 * 1024,
+            receive_window: 128 * 1024,
+            buffer_limits: BufferLimits::default(),
             max_segment_size: 64 * 1024,
             ephemeral_ports: 49152..=65535,
             listen_backlog: 1024,
+            max_listen_backlog: 4096,
+            syn_retries: 6,
+            syn_timeout: Duration::from_secs(1),
+            default_ttl: 64,
         }
     }
 }
@@ -90,8 +175,11 @@ impl NetConfig {
         {
             return invalid("ephemeral_ports", "range is empty or contains port 0");
         }
-        if self.listen_backlog == 0 {
-            return invalid("listen_backlog", "must be at least 1");
+        if self.max_listen_backlog == 0 {
+            return invalid("max_listen_backlog", "must be at least 1");
+        }
+        if !(1..=255).contains(&self.default_ttl) {
+            return invalid("default_ttl", "must be 1 ..= 255");
         }
         Ok(())
     }
@@ -126,6 +214,11 @@ pub struct SimConfig {
     ///
     /// Default: `false`.
     pub record_trace: bool,
+    /// What the operating system answers code on the iteration's thread
+    /// for randomness and the time (see [`crate::os`]).
+    ///
+    /// Default: [`OsConfig::default`], seeded.
+    pub os: OsConfig,
 }
 
 impl Default for SimConfig {
@@ -133,6 +226,49 @@ impl Default for SimConfig {
         Self {
             stall_window: Duration::from_secs(5),
             record_trace: false,
+            os: OsConfig::default(),
+        }
+    }
+}
+
+/// The simulated operating system's entropy and clocks (see [`crate::os`]).
+///
+/// The epochs are drawn per seed from these ranges, so a seed always starts
+/// at the same wall-clock time and uptime, and different seeds start at
+/// different ones: code that formats dates, rotates by day or compares
+/// timestamps sees a spread of clocks across a sweep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OsConfig {
+    /// Answer OS randomness and clock calls on the iteration's thread from
+    /// the simulation. Turning it off gives the operating system's own
+    /// answers, which differ on every run; it exists to measure the cost of
+    /// seeding, not for tests.
+    ///
+    /// Default: `true`.
+    pub seeded: bool,
+    /// The realtime clock (`SystemTime::now()`) at the start of an
+    /// iteration, as time since the UNIX epoch.
+    ///
+    /// Default: 2025-01-01T00:00:00Z ..= 2026-01-01T00:00:00Z, a recent
+    /// year, so certificates and date arithmetic behave as in production.
+    pub wall_clock: RangeInclusive<Duration>,
+    /// The monotonic clock (`std::time::Instant`, uptime) at the start of an
+    /// iteration; tokio's paused clock starts there too.
+    ///
+    /// Default: 1 minute ..= 30 days of uptime, away from zero so that code
+    /// subtracting a timeout from "now" does not underflow.
+    pub uptime: RangeInclusive<Duration>,
+}
+
+impl Default for OsConfig {
+    fn default() -> Self {
+        const DAY: u64 = 24 * 60 * 60;
+        // 2025-01-01T00:00:00Z.
+        const YEAR_2025: u64 = 1_735_689_600;
+        Self {
+            seeded: true,
+            wall_clock: Duration::from_secs(YEAR_2025)..=Duration::from_secs(YEAR_2025 + 365 * DAY),
+            uptime: Duration::from_secs(60)..=Duration::from_secs(30 * DAY),
         }
     }
 }
@@ -153,5 +289,15 @@ mod tests {
             ..NetConfig::default()
         };
         assert_eq!(config.validate().map_err(|e| e.field), Err("latency"));
+    }
+
+    #[test]
+    fn requested_buffer_sizes_are_capped_doubled_and_raised_to_the_minimum() {
+        let limits = BufferLimits::default();
+        assert_eq!(limits.send(16 * 1024), 32 * 1024);
+        assert_eq!(limits.recv(16 * 1024), 32 * 1024);
+        assert_eq!(limits.send(1), 4608);
+        assert_eq!(limits.recv(1), 2304);
+        assert_eq!(limits.send(u32::MAX), 2 * 212_992);
     }
 }

@@ -7,6 +7,15 @@
 //! on simulated time that costs no wall time when idle, and every run of the
 //! same seed makes the same choices in the same order.
 //!
+//! Determinism does not rest on your code following rules: each iteration
+//! runs on a fresh thread whose entropy and clocks are seeded ([`os`]), so
+//! std's `HashMap` order, `SystemTime::now()`, `std::time::Instant`, OS
+//! randomness (the `getrandom` crate, `rand`, `uuid`) and third-party code
+//! that uses them replay with the seed (Linux with glibc; see
+//! `docs/determinism.md` for what still escapes). The runner checks the
+//! first seeds of every run twice and replays failing seeds alone, in a new
+//! process, before it reports them.
+//!
 //! ```
 //! use std::net::Ipv4Addr;
 //! use std::time::Duration;
@@ -60,10 +69,14 @@
 //! - [`host`]: hosts — [`SimHandle`] (crash, restart, time, seeded RNG
 //!   streams, name lookup), [`HostHandle`] and [`spawn`] (the host-scoped
 //!   executor).
-//! - [`tcp`]: simulated TCP — [`SimTcpStream`], [`SimTcpListener`],
-//!   [`SimIncoming`] (the accept `Stream`), [`SimConnector`] (a
-//!   `tower::MakeConnection<SocketAddr>`).
-//! - [`config`]: [`NetConfig`] and [`SimConfig`], every tunable number.
+//! - [`tcp`]: simulated TCP with tokio's API — [`SimTcpStream`] (and its
+//!   halves), [`SimTcpListener`], [`SimTcpSocket`], [`SimIncoming`] (the
+//!   accept `Stream`), [`SimConnector`] (a `tower::MakeConnection<SocketAddr>`).
+//! - [`config`]: [`NetConfig`], [`SimConfig`] and [`OsConfig`], every
+//!   tunable number.
+//! - [`os`]: the simulated operating system — seeded entropy and simulated
+//!   clocks for every line of code on an iteration's thread (`HashMap`
+//!   order, `SystemTime`, `Instant`, OS randomness replay with the seed).
 //! - [`trace`]: [`NetEvent`], [`TraceRecord`], and the stable trace hash.
 //! - [`fault`]: fault injection — [`FaultConfig`] (quiet, chaos, swarm),
 //!   [`FaultKind`]/[`FaultCounts`], [`CrashMode`], [`CloseKind`], the
@@ -111,18 +124,30 @@
 //! # Where the simulated TCP differs from a kernel's
 //!
 //! The conformance suite (`tests/conformance`) runs the same bodies against
-//! real TCP and the simulator; these differences are deliberate:
+//! kernel TCP through tokio and against the simulator (two hosts, several
+//! seeds): resets, EOF, half-close, errors after a reset, buffer sizes,
+//! backlog, readiness and the whole `TcpStream`/`TcpListener`/`TcpSocket`
+//! API agree. These differences are deliberate:
 //!
 //! - packets become visible at the first 1 ms tick at or after their drawn
 //!   arrival time (tokio's timer resolution), in drawn order;
-//! - window updates are instantaneous: when the receiver reads, the sender
-//!   may transmit at once (no ACK travels back), and a segment leaves the
-//!   sender's buffer when it arrives;
-//! - a connection attempt beyond a listener's backlog is refused instead of
-//!   being retried by the client;
-//! - a RST discards the receiver's unread bytes at once (Linux may still let
-//!   them be read first);
+//! - window updates and ACKs are instantaneous: when the receiver reads, the
+//!   sender may transmit at once, and a segment leaves the sender's buffer
+//!   when it arrives;
+//! - buffers have fixed sizes (no autotuning): by default the size Linux's
+//!   autotuning reaches on loopback for the send buffer (4 MiB) and the
+//!   initial receive buffer (128 KiB), see [`NetConfig::send_buffer`];
+//! - readiness is level-triggered: `ready()` asks the simulated kernel each
+//!   time, where tokio keeps a readiness until a call returns `WouldBlock`;
+//!   so after `writable()` a `try_write` never spuriously blocks here;
+//! - a non-zero `SO_LINGER` never blocks the dropping thread;
 //! - there is no `TIME_WAIT`: a port is reusable once both ends have closed;
+//! - only IPv4 is simulated: `SimTcpSocket::new_v6` and IPv6 addresses fail
+//!   with `Unsupported`/`AddrNotAvailable`; there are no file descriptors
+//!   (`from_std`, `into_std`, raw-fd traits), and `try_io`'s closure can not
+//!   make system calls;
+//! - TTL, `TCP_NODELAY` and `SO_KEEPALIVE` are kept and read back, but
+//!   nothing in the simulated network depends on them;
 //! - an empty read returns at once, where tokio's `TcpStream` first waits for
 //!   readability; both return `Ok(0)` without consuming anything.
 
@@ -131,13 +156,14 @@ pub mod fault;
 pub mod host;
 mod instant;
 pub(crate) mod net;
+pub mod os;
 mod seed;
 pub mod sim;
 pub mod tcp;
 pub mod trace;
 pub(crate) mod world;
 
-pub use config::{ConfigError, NetConfig, SimConfig};
+pub use config::{BufferLimits, ConfigError, NetConfig, OsConfig, SimConfig};
 pub use fault::{
     AttritionFaults, BitFlipFaults, BuggifiedDelayFaults, ClockFaults, ClogFaults, CloseFaults,
     CloseKind, ConnectFailure, ConnectFaults, CrashMode, FaultConfig, FaultCounts, FaultKind,
@@ -147,7 +173,10 @@ pub use host::{HostError, HostHandle, HostInfo, SimHandle, handle, spawn};
 pub use sim::{
     HostReport, Sim, SimError, SimOutcome, SocketReport, WaitReport, WorkloadReport, WorkloadStatus,
 };
-pub use tcp::{ConnectFuture, SimConnector, SimIncoming, SimTcpListener, SimTcpStream, ToSimAddr};
+pub use tcp::{
+    ConnectFuture, OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, SimConnector,
+    SimIncoming, SimTcpListener, SimTcpSocket, SimTcpStream, ToSimAddr, WriteHalf,
+};
 pub use trace::{EventTrace, Fnv1a64, NetEvent, TraceRecord};
 
 /// The error type host futures may return (anything `Into<BoxError>`:

@@ -3,6 +3,9 @@
 //! Every network event the fabric applies (and every host start or crash) is
 //! folded into an FNV-1a 64 hash over a canonical little-endian encoding, with
 //! the event's time as simulated time elapsed since the iteration started.
+//! A segment contributes a CRC-32C of its bytes, so two runs that carry
+//! different bytes at the same times (a `Date` header, a random token)
+//! differ in the hash, and the first differing event names them.
 //! The same seed and workload give the same hash on every machine and every
 //! run; std's `DefaultHasher` is never used because its output may change
 //! between Rust releases.
@@ -59,6 +62,9 @@ pub enum NetEvent {
         to: SocketAddr,
         /// Bytes in the segment.
         len: u32,
+        /// CRC-32C of the bytes as delivered (after any injected bit flip),
+        /// so the trace hash covers what was said, not only how much.
+        digest: u32,
     },
     /// A FIN arrived: the receiver reads end-of-stream after the data before it.
     Fin {
@@ -101,9 +107,15 @@ impl NetEvent {
             NetEvent::Accepted { client, server } => pair(hasher, 3, client, server),
             NetEvent::Refused { client, server } => pair(hasher, 4, client, server),
             NetEvent::Established { client, server } => pair(hasher, 5, client, server),
-            NetEvent::Segment { from, to, len } => {
+            NetEvent::Segment {
+                from,
+                to,
+                len,
+                digest,
+            } => {
                 pair(hasher, 6, from, to);
                 hasher.write(&len.to_le_bytes());
+                hasher.write(&digest.to_le_bytes());
             }
             NetEvent::Fin { from, to } => pair(hasher, 7, from, to),
             NetEvent::Reset { from, to } => pair(hasher, 8, from, to),
@@ -143,7 +155,12 @@ impl fmt::Display for NetEvent {
             NetEvent::Established { client, server } => {
                 write!(f, "{client} <- {server} established")
             }
-            NetEvent::Segment { from, to, len } => write!(f, "{from} -> {to} {len} bytes"),
+            NetEvent::Segment {
+                from,
+                to,
+                len,
+                digest,
+            } => write!(f, "{from} -> {to} {len} bytes (crc32c {digest:08x})"),
             NetEvent::Fin { from, to } => write!(f, "{from} -> {to} FIN"),
             NetEvent::Reset { from, to } => write!(f, "{from} -> {to} RST"),
             NetEvent::Fault { kind, from, to } => write!(f, "{from} -> {to} fault {kind}"),

@@ -125,10 +125,9 @@ pub(crate) struct Wakes {
 }
 
 impl Wakes {
-    pub(crate) fn push(&mut self, waker: Option<Waker>) {
-        if let Some(waker) = waker {
-            self.wakers.push(waker);
-        }
+    /// Collects wakers to wake (none, one, or several).
+    pub(crate) fn push(&mut self, wakers: impl IntoIterator<Item = Waker>) {
+        self.wakers.extend(wakers);
     }
 
     pub(crate) fn notify_driver(&mut self) {

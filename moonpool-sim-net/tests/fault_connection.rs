@@ -248,7 +248,8 @@ fn a_half_open_writer_blocks_once_its_send_buffer_is_full() {
             SimHandle::current()
                 .unwrap()
                 .crash_with(ip(1), CrashMode::Vanish)?;
-            let big = pattern(1 << 20);
+            // Larger than the default send buffer (4 MiB).
+            let big = pattern(8 << 20);
             let write = tokio::time::timeout(secs(1), stream.write_all(&big)).await;
             assert!(write.is_err(), "a full send buffer blocks the writer");
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())

@@ -22,7 +22,7 @@ fn run(builder: SimulationBuilder) -> moonpool_sim_net::runner::SimulationReport
         .seeds(Seeds::Range(0..3))
         .progress(false)
         .print_failures(false)
-        .run_with(&EnvOverrides::default())
+        .run_report_with(&EnvOverrides::default())
         .unwrap()
 }
 

@@ -8,7 +8,9 @@ use std::net::Ipv4Addr;
 use std::process::Command;
 use std::time::Duration;
 
-use moonpool_sim_net::runner::{EnvOverrides, Seeds, SimulationBuilder, SimulationReport};
+use moonpool_sim_net::runner::{
+    EnvOverrides, RunnerError, Seeds, SimulationBuilder, SimulationReport,
+};
 use moonpool_sim_net::{NetConfig, SimTcpStream, always};
 use runner_support::{PORT, SERVER, echo_server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -57,15 +59,16 @@ fn flaky_sim() -> SimulationBuilder {
 /// runs it in a child process with `MOONPOOL_SEED` set.
 #[test]
 #[ignore = "run by replaying_through_the_environment_gives_the_same_failure"]
-fn flaky_echo_entry_point() {
-    let report = flaky_sim().run().unwrap();
-    assert!(report.iterations >= 1);
+fn flaky_echo_entry_point() -> Result<(), RunnerError> {
+    // What a user writes: a failing seed fails the test through `?`.
+    flaky_sim().run()?;
+    Ok(())
 }
 
 fn sweep() -> SimulationReport {
     flaky_sim()
         .print_failures(false)
-        .run_with(&EnvOverrides::default())
+        .run_report_with(&EnvOverrides::default())
         .unwrap()
 }
 
@@ -96,7 +99,7 @@ fn replaying_a_failing_seed_gives_the_same_failure_and_trace() {
     let failure = &sweep.failures[0];
     let replay = flaky_sim()
         .print_failures(false)
-        .run_with(&EnvOverrides {
+        .run_report_with(&EnvOverrides {
             seed: Some(failure.seed),
             ..EnvOverrides::default()
         })
@@ -150,14 +153,18 @@ fn replaying_through_the_environment_gives_the_same_failure() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "child failed: {stderr}");
-    // The failing seed is printed with its replay command.
     assert!(
-        stderr.contains(&format!(
-            "seed {} failed: {}",
-            failure.seed, failure.message
-        )),
-        "{stderr}"
+        !output.status.success(),
+        "`run()?` with a failing seed fails the test: {stderr}"
+    );
+    // The failing seed is printed once, with its replay command, in the
+    // test's error.
+    let found = format!("seed {} failed: {}", failure.seed, failure.message);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        stderr.matches(&found).count() + stdout.matches(&found).count(),
+        1,
+        "{stderr}\n{stdout}"
     );
     assert!(
         stderr.contains(&format!("replay: MOONPOOL_SEED={} ", failure.seed)),

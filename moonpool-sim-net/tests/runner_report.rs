@@ -29,7 +29,7 @@ fn read_json(path: &PathBuf) -> Value {
 fn the_report_file_has_the_documented_keys() {
     let path = temp_file("report.json");
     let report = echo_sim(2, 4)
-        .run_with(&EnvOverrides {
+        .run_report_with(&EnvOverrides {
             report: Some(path.clone()),
             ..EnvOverrides::default()
         })
@@ -76,7 +76,7 @@ fn traced_failure() -> SimulationBuilder {
 fn the_timeline_of_a_failing_seed_is_chrome_trace_json_with_a_track_per_host() {
     let path = temp_file("trace.json");
     let report = traced_failure()
-        .run_with(&EnvOverrides {
+        .run_report_with(&EnvOverrides {
             seed: Some(7),
             trace: Some(path.clone()),
             ..EnvOverrides::default()
@@ -194,7 +194,7 @@ fn assert_intervals_nest_per_track(events: &[Value]) {
 #[test]
 fn a_timeline_needs_exactly_one_seed() {
     let error = echo_sim(1, 5)
-        .run_with(&EnvOverrides {
+        .run_report_with(&EnvOverrides {
             trace: Some(temp_file("never.json")),
             ..EnvOverrides::default()
         })
@@ -213,7 +213,7 @@ fn the_same_seed_twice_gives_the_same_trace_hash() {
     assert!(run.failure.is_none());
     let report = builder
         .seeds(Seeds::List(vec![11]))
-        .run_with(&EnvOverrides::default())
+        .run_report_with(&EnvOverrides::default())
         .unwrap();
     assert_eq!(
         report.trace_hashes[&11],
@@ -225,7 +225,7 @@ fn the_same_seed_twice_gives_the_same_trace_hash() {
 fn the_echo_sweep_passes_the_determinism_check() {
     echo_sim(2, 4)
         .check_determinism(true)
-        .run_with(&EnvOverrides::default())
+        .run_report_with(&EnvOverrides::default())
         .unwrap()
         .assert_passed();
 }
@@ -263,7 +263,7 @@ fn a_nondeterministic_workload_is_caught_with_the_first_differing_event() {
     let report = builder
         .seeds(Seeds::List(vec![3]))
         .check_determinism(true)
-        .run_with(&EnvOverrides::default())
+        .run_report_with(&EnvOverrides::default())
         .unwrap();
     assert!(
         report.failures[0]
@@ -288,7 +288,7 @@ fn a_workload_that_panics_fails_its_seed_and_keeps_its_timeline() {
         })
         .progress(false)
         .print_failures(false)
-        .run_with(&EnvOverrides {
+        .run_report_with(&EnvOverrides {
             seed: Some(5),
             trace: Some(path.clone()),
             ..EnvOverrides::default()
@@ -316,4 +316,57 @@ fn a_workload_that_panics_fails_its_seed_and_keeps_its_timeline() {
         2 * runner_support::ROUNDS,
         "every request and reply"
     );
+}
+
+#[test]
+fn an_unwritable_report_path_fails_before_any_iteration_and_says_why() {
+    static STARTED: AtomicU64 = AtomicU64::new(0);
+    let counting = || {
+        SimulationBuilder::new()
+            .host("server", SERVER, runner_support::echo_server)
+            .workload("client", client_ip(1), || async {
+                STARTED.fetch_add(1, Ordering::Relaxed);
+                echo_client(client_ip(1)).await
+            })
+            .progress(false)
+    };
+    let missing_dir = std::env::temp_dir()
+        .join(format!("moonpool-no-such-dir-{}", std::process::id()))
+        .join("r.json");
+    for path in [missing_dir, std::env::temp_dir()] {
+        let error = counting()
+            .run_report_with(&EnvOverrides {
+                iterations: Some(2000),
+                report: Some(path.clone()),
+                ..EnvOverrides::default()
+            })
+            .unwrap_err();
+        assert!(matches!(error, RunnerError::WriteReport { .. }), "{error}");
+        let text = error.to_string();
+        // The OS's reason is in the message, not only the path.
+        assert!(text.contains(&path.display().to_string()), "{text}");
+        assert!(
+            text.len() > format!("cannot write the report to {}", path.display()).len() + 2,
+            "{text}"
+        );
+    }
+    assert_eq!(STARTED.load(Ordering::Relaxed), 0, "no iteration ran");
+}
+
+#[test]
+fn a_failing_run_is_an_error_that_carries_the_report() {
+    let error = traced_failure()
+        .run_with(&EnvOverrides {
+            seed: Some(4),
+            ..EnvOverrides::default()
+        })
+        .unwrap_err();
+    let report = error.report().expect("a failed run carries its report");
+    assert_eq!(report.failures[0].seed, 4);
+    // Display and Debug both show the failing seed and its replay command,
+    // so `run()?` in a test prints them once, in the test's error.
+    for text in [error.to_string(), format!("{error:?}")] {
+        assert!(text.contains("seed 4 failed: "), "{text}");
+        assert!(text.contains("replay: MOONPOOL_SEED=4 "), "{text}");
+    }
 }

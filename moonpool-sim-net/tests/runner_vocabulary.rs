@@ -41,7 +41,7 @@ fn outside_a_simulation_the_macros_are_no_ops() {
 
 #[test]
 fn a_passing_echo_sweep_reports_coverage_and_hashes() {
-    let report = echo_sim(2, 8).run_with(&no_env()).unwrap();
+    let report = echo_sim(2, 8).run_report_with(&no_env()).unwrap();
     report.assert_passed();
     assert_eq!(report.iterations, 8);
     assert_eq!(report.trace_hashes.len(), 8);
@@ -59,7 +59,7 @@ fn a_false_always_fails_the_iteration_with_its_seed_and_site() {
         always!(seed % 4 != 1, "seed is not 1 mod 4", "seed {seed}");
         Ok(())
     })
-    .run_with(&no_env())
+    .run_report_with(&no_env())
     .unwrap();
     let failed: Vec<u64> = report.failures.iter().map(|f| f.seed).collect();
     assert_eq!(failed, vec![1, 5, 9, 13, 17]);
@@ -83,7 +83,7 @@ fn a_failure_ends_the_iteration_at_once() {
         Ok(())
     })
     .seeds(Seeds::List(vec![3]))
-    .run_with(&no_env())
+    .run_report_with(&no_env())
     .unwrap();
     assert_eq!(report.failures.len(), 1);
     assert!(
@@ -102,7 +102,7 @@ fn sometimes_counts_the_iterations_that_saw_it() {
         sometimes!(false, "never true");
         Ok(())
     })
-    .run_with(&no_env())
+    .run_report_with(&no_env())
     .unwrap();
     assert_eq!(report.coverage.sometimes["even seed"], 10);
     assert_eq!(report.coverage.sometimes["never true"], 0);
@@ -118,7 +118,7 @@ fn required_coverage_fails_on_a_declared_but_unreached_name() {
     })
     .expect_sometimes(["declared, never reached"])
     .require_full_coverage(true)
-    .run_with(&no_env())
+    .run_report_with(&no_env())
     .unwrap();
     assert!(report.failures.is_empty());
     assert_eq!(report.missing_sometimes(), vec!["declared, never reached"]);
@@ -132,7 +132,7 @@ fn until_all_sometimes_stops_once_everything_was_seen() {
         Ok(())
     })
     .iterations(Iterations::UntilAllSometimes { max: 50 })
-    .run_with(&no_env())
+    .run_report_with(&no_env())
     .unwrap();
     assert_eq!(report.iterations, 7, "seeds 0..=6");
     assert!(report.passed());
@@ -142,7 +142,7 @@ fn until_all_sometimes_stops_once_everything_was_seen() {
         Ok(())
     })
     .iterations(Iterations::UntilAllSometimes { max: 4 })
-    .run_with(&no_env())
+    .run_report_with(&no_env())
     .unwrap();
     assert_eq!(never.iterations, 4);
     assert!(
@@ -155,7 +155,7 @@ fn until_all_sometimes_stops_once_everything_was_seen() {
 fn until_all_sometimes_with_nothing_to_cover_runs_every_iteration_and_fails() {
     let report = solo(|| async { Ok(()) })
         .iterations(Iterations::UntilAllSometimes { max: 3 })
-        .run_with(&no_env())
+        .run_report_with(&no_env())
         .unwrap();
     assert_eq!(report.iterations, 3, "no early stop on an empty table");
     assert!(!report.passed());
@@ -168,7 +168,7 @@ fn a_run_of_zero_iterations_is_an_error() {
         iterations: Some(0),
         ..no_env()
     };
-    let error = solo(|| async { Ok(()) }).run_with(&env).unwrap_err();
+    let error = solo(|| async { Ok(()) }).run_report_with(&env).unwrap_err();
     assert!(matches!(error, RunnerError::NoIterations { limit: 0, .. }));
 }
 
@@ -194,7 +194,7 @@ fn buggify_fires_only_on_switched_on_sites_and_not_when_disabled() {
             Ok(())
         })
         .buggify(config)
-        .run_with(&no_env())
+        .run_report_with(&no_env())
         .unwrap();
         report.assert_passed();
         (
@@ -214,7 +214,7 @@ async fn the_runner_works_from_async_code() {
         always!(in_simulation(), "the context reaches the iteration");
         Ok(())
     })
-    .run_with(&no_env())
+    .run_report_with(&no_env())
     .unwrap();
     report.assert_passed();
     assert!(report.coverage.sometimes["buggify fired"] > 0);

@@ -29,8 +29,6 @@ use moonpool_codec::{Endpoint, NetworkAddress, Uid};
 use moonpool_tower::net::{TcpConnector, TcpIncoming};
 use moonpool_tower::rpc::RpcClient;
 use moonpool_tower::transport::Transport;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
@@ -98,15 +96,13 @@ fn rig() -> Rig {
             .await
             .unwrap();
         let address: NetworkAddress = incoming.local_addr().unwrap().into();
-        let server = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(1))
+        let server = Transport::builder(TcpConnector::new())
             .listen(address, incoming)
             .build()
             .unwrap();
         let echo = tower::service_fn(|blob: Blob| async move { Ok::<_, Infallible>(blob) });
         server.router().serve(ECHO, echo).unwrap();
-        let client = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(2))
-            .build()
-            .unwrap();
+        let client = Transport::builder(TcpConnector::new()).build().unwrap();
         let rpc = Client::new(&client, Endpoint::new(address, ECHO));
         rpc.get_reply(blob()).await.unwrap();
 

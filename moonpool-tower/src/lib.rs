@@ -40,7 +40,6 @@
 //! use moonpool_tower::net::{TcpConnector, TcpIncoming};
 //! use moonpool_tower::rpc::{RpcClient, RpcError};
 //! use moonpool_tower::transport::Transport;
-//! use rand::{SeedableRng, rngs::StdRng};
 //! use tower::{ServiceBuilder, ServiceExt};
 //!
 //! #[derive(Clone, PartialEq, prost::Message)]
@@ -53,14 +52,14 @@
 //! // The server listens and serves a tower service at a token.
 //! let incoming = TcpIncoming::bind("127.0.0.1:0".parse()?).await?;
 //! let address = incoming.local_addr()?.into();
-//! let server = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(1))
+//! let server = Transport::builder(TcpConnector::new())
 //!     .listen(address, incoming)
 //!     .build()?;
 //! let echo = tower::service_fn(|ping: Ping| async move { Ok::<_, Infallible>(ping) });
 //! server.router().serve(ECHO, echo)?;
 //!
 //! // The client needs no listener: replies come back on its connection.
-//! let client = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(2)).build()?;
+//! let client = Transport::builder(TcpConnector::new()).build()?;
 //! let rpc = ServiceBuilder::new()
 //!     .timeout(Duration::from_secs(5))
 //!     .service(RpcClient::<Ping, Ping>::new(&client, Endpoint::new(address, ECHO)));
@@ -83,8 +82,36 @@
 //! Guarantees: every RPC resolves exactly once; a `poll_ready` never fails;
 //! dropping a response future cancels its call; a late reply never harms a
 //! connection; every task the stack starts goes through the transport's
-//! [`Executor`](executor::Executor); all randomness comes from RNGs the
-//! caller seeds.
+//! [`Executor`](executor::Executor); a transport's randomness (reply
+//! tokens, connection ids, reconnection jitter) comes from one RNG, seeded
+//! from OS entropy unless the builder is given a
+//! [`seed`](transport::TransportBuilder::seed) or an
+//! [`rng`](transport::TransportBuilder::rng), and every other RNG (retry
+//! and backoff jitter) is the caller's; no wait draws from tokio's thread
+//! RNG.
+//!
+//! # API changes
+//!
+//! - [`Transport::builder`](transport::Transport::builder) takes only the
+//!   connector. Its RNG was a required `StdRng`, which led production nodes
+//!   to pass constant seeds and draw the same tokens on every restart; it is
+//!   now seeded from OS entropy at `build` (inside a moonpool simulation,
+//!   from the seed). For the old behaviour, `Transport::builder(c, rng)`
+//!   becomes `Transport::builder(c).rng(rng)`; in a simulation pass the
+//!   host's RNG that way (`.rng(host.rng())`) to keep a seed's trace.
+//!   [`TransportBuilder::seed`](transport::TransportBuilder::seed) takes a
+//!   `u64`. `build` fails with
+//!   [`TransportConfigError::NoEntropy`](transport::TransportConfigError::NoEntropy)
+//!   if the OS has no entropy to give.
+//! - [`Peer::connection_events`](peer::Peer::connection_events) returns a
+//!   [`ConnectionEvents`](peer::ConnectionEvents), no longer a
+//!   `tokio::sync::watch::Receiver<ConnectionEpoch>`: a `watch` wakes its
+//!   waiters in an order drawn from tokio's thread RNG, which made
+//!   simulation seeds replay differently. `borrow()` becomes `current()`;
+//!   `changed()` and `wait_for()` return the value they waited for; the
+//!   error is [`PeerGone`](peer::PeerGone).
+
+#![forbid(unsafe_code)]
 
 pub mod actor;
 pub mod backoff;

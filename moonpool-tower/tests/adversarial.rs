@@ -276,7 +276,8 @@ async fn a_client_sees_no_broken_promise_during_a_slow_reading_flood_of_100k_req
     // share they would take every one, and the client's would be refused.
     let (node, address) = target(TransportConfig::default(), ECHO_DELAY).await;
     let flood = SlowReadingFlood::start(address, FLOOD);
-    let client = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(9))
+    let client = Transport::builder(TcpConnector::new())
+        .seed(9)
         .build()
         .unwrap();
     let rpc = RpcClient::<Num, Num>::new(&client, Endpoint::new(address.into(), ECHO));

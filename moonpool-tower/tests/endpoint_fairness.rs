@@ -16,8 +16,6 @@ use moonpool_tower::net::{TcpConnector, TcpIncoming};
 use moonpool_tower::rpc::{RpcClient, RpcError};
 use moonpool_tower::transport::{EndpointConfig, Transport, TransportConfig};
 use node_support::{tcp_client, within};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use tokio::sync::Semaphore;
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -35,7 +33,8 @@ async fn server(endpoint: EndpointConfig) -> (Transport, NetworkAddress) {
         .await
         .unwrap();
     let address: NetworkAddress = incoming.local_addr().unwrap().into();
-    let transport = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(3))
+    let transport = Transport::builder(TcpConnector::new())
+        .seed(3)
         .config(TransportConfig {
             endpoint,
             ..TransportConfig::default()

@@ -19,8 +19,6 @@ use moonpool_tower::net::{TcpConnector, TcpIncoming};
 use moonpool_tower::rpc::{RpcClient, RpcError};
 use moonpool_tower::transport::{EndpointConfig, Transport, TransportConfig};
 use node_support::{local_node, within};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use tokio::io::DuplexStream;
 use tokio::sync::Semaphore;
 use tower::{Service, ServiceExt};
@@ -67,7 +65,8 @@ async fn the_limit_comes_from_the_transport_config() {
         },
         ..TransportConfig::default()
     };
-    let node = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(3))
+    let node = Transport::builder(TcpConnector::new())
+        .seed(3)
         .listen("10.9.9.8:4500".parse::<SocketAddr>().unwrap().into(), never)
         .config(config)
         .build()
@@ -134,14 +133,16 @@ async fn a_flood_over_tcp_gets_broken_promise_beyond_the_limit_and_the_rest_are_
         .await
         .unwrap();
     let address: NetworkAddress = incoming.local_addr().unwrap().into();
-    let server = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(3))
+    let server = Transport::builder(TcpConnector::new())
+        .seed(3)
         .listen(address, incoming)
         .build()
         .unwrap();
     server.router().set_max_handler_tasks(4);
     let gate = Arc::new(Semaphore::new(0));
     server.router().serve(SLOW, gated(gate.clone())).unwrap();
-    let client = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(4))
+    let client = Transport::builder(TcpConnector::new())
+        .seed(4)
         .build()
         .unwrap();
     let rpc = RpcClient::<Num, Num>::new(&client, Endpoint::new(address, SLOW));

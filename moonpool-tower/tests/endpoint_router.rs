@@ -11,8 +11,6 @@ use moonpool_tower::net::{TcpConnector, TcpIncoming};
 use moonpool_tower::peer::Outgoing;
 use moonpool_tower::rpc::{ApplicationError, RpcClient, RpcError};
 use moonpool_tower::transport::{EndpointConfig, InboundChannel, Transport, TransportConfig};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 
 #[derive(Clone, PartialEq, prost::Message)]
 struct Num {
@@ -33,7 +31,8 @@ async fn listening(seed: u64, inbound: Option<InboundChannel>) -> (Transport, Ne
         .await
         .unwrap();
     let address: NetworkAddress = incoming.local_addr().unwrap().into();
-    let mut builder = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(seed))
+    let mut builder = Transport::builder(TcpConnector::new())
+        .seed(seed)
         .listen(address, incoming);
     if let Some(inbound) = inbound {
         builder = builder.inbound(inbound);
@@ -96,7 +95,8 @@ async fn a_select_loop_serves_the_methods_of_an_interface_in_arrival_order() {
             }
         }
     });
-    let client = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(3))
+    let client = Transport::builder(TcpConnector::new())
+        .seed(3)
         .build()
         .unwrap();
     let add = RpcClient::<Num, Num>::new(&client, Endpoint::new(address, base).adjusted(0));
@@ -126,7 +126,8 @@ async fn packets_the_router_does_not_serve_go_to_the_transport_inbound_handler()
     let (server, address) = listening(4, Some(handler)).await;
     let echo = tower::service_fn(|n: Num| async move { Ok::<_, std::convert::Infallible>(n) });
     server.router().serve(Uid::new(1, 1), echo).unwrap();
-    let client = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(5))
+    let client = Transport::builder(TcpConnector::new())
+        .seed(5)
         .build()
         .unwrap();
     let served = RpcClient::<Num, Num>::new(&client, Endpoint::new(address, Uid::new(1, 1)));
@@ -162,7 +163,8 @@ async fn a_full_request_stream_answers_broken_promise_instead_of_growing() {
         },
         ..TransportConfig::default()
     };
-    let server = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(11))
+    let server = Transport::builder(TcpConnector::new())
+        .seed(11)
         .listen(address, incoming)
         .config(config)
         .build()
@@ -170,7 +172,8 @@ async fn a_full_request_stream_answers_broken_promise_instead_of_growing() {
     let token = Uid::new(0xfee, 1);
     // A server loop that has fallen behind: nothing reads the stream yet.
     let mut requests: RequestStream<Num, Num> = server.router().request_stream(token).unwrap();
-    let client = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(12))
+    let client = Transport::builder(TcpConnector::new())
+        .seed(12)
         .build()
         .unwrap();
     let rpc = RpcClient::<Num, Num>::new(&client, Endpoint::new(address, token));

@@ -15,8 +15,6 @@ use moonpool_tower::peer::{
 };
 use moonpool_tower::transport::Transport;
 use peer_support::{MemoryNet, addr, eventually, packet, with_peer};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use tokio_util::codec::Framed;
 use tower::Service;
 
@@ -124,7 +122,8 @@ async fn answers_to_a_client_that_never_reads_are_bounded() {
         ..PeerConfig::default()
     };
     // No inbound handler: the router answers unknown tokens EndpointNotFound.
-    let server = Transport::builder(net.connector(), StdRng::seed_from_u64(1))
+    let server = Transport::builder(net.connector())
+        .seed(1)
         .listen(NetworkAddress::from(address), net.listen(address))
         .config(with_peer(config))
         .build()

@@ -17,8 +17,6 @@ use moonpool_codec::{NetworkAddress, Packet, Uid};
 use moonpool_tower::peer::{Delivery, Outgoing, PeerConfig, PeerError};
 use moonpool_tower::transport::{Transport, TransportConfig};
 use peer_support::{MemoryNet, addr, eventually, packet, with_peer};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
 use tower::{Service, ServiceExt};
 
@@ -145,7 +143,7 @@ async fn a_receipt_tells_whether_the_connection_it_went_out_on_failed() {
 
     let sent = peer.send(Outgoing::unreliable(packet(1))).await.unwrap();
     server.recv(WITHIN).await;
-    assert_eq!(events.borrow().connections, 1);
+    assert_eq!(events.current().connections, 1);
     assert!(!sent.connection_failed());
 
     server.transport.shutdown().await;
@@ -153,11 +151,11 @@ async fn a_receipt_tells_whether_the_connection_it_went_out_on_failed() {
         .await
         .unwrap();
     assert!(sent.connection_failed());
-    assert!(events.borrow().failures >= 1);
+    assert!(events.current().failures >= 1);
     let later = peer.send(Outgoing::unreliable(packet(2))).await.unwrap();
     assert_eq!(
         later.failures_at_accept(),
-        peer.connection_events().borrow().failures
+        peer.connection_events().current().failures
     );
 }
 
@@ -210,9 +208,7 @@ async fn writes_are_flushed_when_the_queue_drains_not_per_packet() {
             }
         })
     };
-    let client = Transport::builder(connector, StdRng::seed_from_u64(2))
-        .build()
-        .unwrap();
+    let client = Transport::builder(connector).seed(2).build().unwrap();
     let mut peer = client.peer(NetworkAddress::from(address));
     peer.send(Outgoing::reliable(packet(0))).await.unwrap();
     server.recv(WITHIN).await;

@@ -19,8 +19,6 @@ use moonpool_tower::peer::{
 };
 use moonpool_tower::transport::{InboundChannel, Transport, TransportConfig};
 use peer_support::{Node, eventually, number, packet, with_peer};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio_util::codec::{Encoder, Framed};
@@ -31,7 +29,8 @@ async fn tcp_server(address: SocketAddr, seed: u64, config: TransportConfig) -> 
     let incoming = TcpIncoming::bind(address).await.unwrap();
     let bound = incoming.local_addr().unwrap();
     let (handler, received) = InboundChannel::new(100_000);
-    let transport = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(seed))
+    let transport = Transport::builder(TcpConnector::new())
+        .seed(seed)
         .listen(NetworkAddress::from(bound), incoming)
         .config(config)
         .inbound(handler)
@@ -44,7 +43,8 @@ async fn tcp_server(address: SocketAddr, seed: u64, config: TransportConfig) -> 
 }
 
 fn tcp_client(seed: u64, config: TransportConfig) -> Transport {
-    Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(seed))
+    Transport::builder(TcpConnector::new())
+        .seed(seed)
         .config(config)
         .build()
         .unwrap()

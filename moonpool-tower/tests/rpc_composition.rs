@@ -37,11 +37,13 @@ async fn pair(seed: u64) -> (Transport, Transport, Endpoint) {
         .await
         .unwrap();
     let address: NetworkAddress = incoming.local_addr().unwrap().into();
-    let server = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(seed))
+    let server = Transport::builder(TcpConnector::new())
+        .seed(seed)
         .listen(address, incoming)
         .build()
         .unwrap();
-    let client = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(seed + 1))
+    let client = Transport::builder(TcpConnector::new())
+        .seed(seed + 1)
         .build()
         .unwrap();
     (server, client, Endpoint::new(address, PING))

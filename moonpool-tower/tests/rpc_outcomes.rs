@@ -13,8 +13,6 @@ use moonpool_tower::net::{TcpConnector, TcpIncoming};
 use moonpool_tower::rpc::{ApplicationError, RpcClient, RpcError};
 use moonpool_tower::transport::Transport;
 use node_support::{tcp_client as client, tcp_server as server, within};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use tower::ServiceExt;
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -169,7 +167,8 @@ async fn a_reliable_request_is_resent_to_a_restarted_server_and_answered() {
 
     // The same address, a new process: the request arrives again.
     let incoming = TcpIncoming::bind(address.socket_addr()).await.unwrap();
-    let restarted = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(15))
+    let restarted = Transport::builder(TcpConnector::new())
+        .seed(15)
         .listen(address, incoming)
         .build()
         .unwrap();

@@ -17,8 +17,6 @@ use moonpool_tower::executor::BoxFuture;
 use moonpool_tower::peer::Outgoing;
 use moonpool_tower::transport::Transport;
 use peer_support::{MemoryNet, addr, eventually};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 
 const WITHIN: Duration = Duration::from_secs(10);
 const TOKEN: Uid = Uid::well_known(100);
@@ -56,7 +54,8 @@ fn register_endless_service(transport: &Transport) -> (Arc<AtomicUsize>, Arc<Ato
 async fn shutdown_drops_endpoint_calls_still_running_and_waits_for_them() {
     let net = MemoryNet::default();
     let address = addr("10.0.0.1:1");
-    let server = Transport::builder(net.connector(), StdRng::seed_from_u64(1))
+    let server = Transport::builder(net.connector())
+        .seed(1)
         .listen(NetworkAddress::from(address), net.listen(address))
         .build()
         .unwrap();
@@ -90,7 +89,8 @@ async fn no_endpoint_task_starts_after_shutdown() {
         count.fetch_add(1, Ordering::SeqCst);
         tokio::spawn(task);
     };
-    let server = Transport::builder(MemoryNet::default().connector(), StdRng::seed_from_u64(1))
+    let server = Transport::builder(MemoryNet::default().connector())
+        .seed(1)
         .executor(executor)
         .build()
         .unwrap();
@@ -131,11 +131,11 @@ fn the_executor_is_never_called_with_the_peers_map_locked() {
     let thread_transport = transport.clone();
     std::thread::spawn(move || {
         runtime.block_on(async {
-            let built =
-                Transport::builder(MemoryNet::default().connector(), StdRng::seed_from_u64(1))
-                    .executor(executor)
-                    .build()
-                    .unwrap();
+            let built = Transport::builder(MemoryNet::default().connector())
+                .seed(1)
+                .executor(executor)
+                .build()
+                .unwrap();
             *thread_transport.lock().unwrap() = Some(built.clone());
             // A new peer starts its keeper through the executor.
             let peer = built.peer(addr("10.0.0.1:1").into());

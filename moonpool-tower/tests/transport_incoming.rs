@@ -131,15 +131,15 @@ async fn an_unused_idle_peer_is_closed_and_forgotten() {
 
     // A user handle keeps it, so does an unacknowledged reliable packet.
     tokio::time::sleep(Duration::from_secs(15)).await;
-    assert_eq!(events.borrow().state, PeerState::Connected);
+    assert_eq!(events.current().state, PeerState::Connected);
     drop(peer);
     tokio::time::sleep(Duration::from_secs(15)).await;
-    assert_eq!(events.borrow().state, PeerState::Connected);
+    assert_eq!(events.current().state, PeerState::Connected);
 
     receipt.reliable_handle().unwrap().cancel();
     let cancelled_at = tokio::time::Instant::now();
     eventually(Duration::from_secs(30), "the peer closes", || {
-        events.borrow().state == PeerState::Closed
+        events.current().state == PeerState::Closed
     })
     .await;
     assert!(cancelled_at.elapsed() >= Duration::from_secs(10));

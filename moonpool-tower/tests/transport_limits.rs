@@ -15,8 +15,6 @@ use moonpool_tower::transport::{
     AcceptConfig, AcceptMetrics, EndpointConfig, Transport, TransportConfig, TransportConfigError,
 };
 use peer_support::{MemoryNet, addr, eventually, number, packet};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use tokio_util::codec::Framed;
 
 const WITHIN: Duration = Duration::from_secs(10);
@@ -162,7 +160,8 @@ async fn anonymous_peers_beyond_the_limit_are_closed_until_one_goes() {
 async fn build_refuses_capacities_too_large_to_enforce() {
     let max = tokio::sync::Semaphore::MAX_PERMITS;
     let build = |config: TransportConfig| {
-        Transport::builder(MemoryNet::default().connector(), StdRng::seed_from_u64(1))
+        Transport::builder(MemoryNet::default().connector())
+            .seed(1)
             .config(config)
             .build()
     };

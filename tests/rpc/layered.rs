@@ -43,7 +43,8 @@ fn retry_config() -> RetryConfig {
 /// Publishes how many calls were answered under [`ANSWERED_KEY`].
 pub async fn layered_client(ip: Ipv4Addr, server: Ipv4Addr) -> Result<(), BoxError> {
     let host = HostHandle::current().ok_or("not in a simulated host")?;
-    let transport = Transport::builder(SimConnector::new(), host.rng())
+    let transport = Transport::builder(SimConnector::new())
+        .rng(host.rng())
         .executor(host_executor(host.clone()))
         .build()?;
     let echo: Endpoint = endpoint(server, Method::Echo);

@@ -70,11 +70,11 @@ pub async fn start_server(ip: Ipv4Addr) -> Result<Transport, BoxError> {
     };
     recorder.update(|_| {});
     let listener = SimTcpListener::bind((Ipv4Addr::UNSPECIFIED, PORT)).await?;
-    let transport = Transport::builder(SimConnector::new(), host.rng())
+    let transport = Transport::builder(SimConnector::new())
+        .rng(host.rng())
         .listen(address(ip), listener.into_stream())
         .executor(host_executor(host.clone()))
         .build()?;
-
     let echo_recorder = recorder.clone();
     let echo = tower::service_fn(move |call: Call| {
         echo_recorder.update(|log| {

@@ -79,7 +79,8 @@ pub(crate) async fn client(scenario: Scenario) -> Result<(), BoxError> {
         },
         ..TransportConfig::default()
     };
-    let transport = Transport::builder(connector, host.rng())
+    let transport = Transport::builder(connector)
+        .rng(host.rng())
         .config(config)
         .executor(host_executor(host.clone()))
         .inbound(handler)

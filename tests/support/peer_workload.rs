@@ -224,7 +224,8 @@ pub(crate) async fn server(log: Arc<Mutex<Deliveries>>) -> Result<(), BoxError> 
             }
         }
     };
-    let _transport = Transport::builder(host.connector(), host.rng())
+    let _transport = Transport::builder(host.connector())
+        .rng(host.rng())
         .listen(server_address(), listener.into_stream())
         .executor(host_executor(host.clone()))
         .inbound(handler)
@@ -238,9 +239,8 @@ pub(crate) async fn server(log: Arc<Mutex<Deliveries>>) -> Result<(), BoxError> 
 /// Records the paths a peer's connection failures take.
 pub(crate) async fn watch_failures(peer: Peer) {
     let mut events = peer.connection_events();
-    let mut seen = *events.borrow_and_update();
-    while events.changed().await.is_ok() {
-        let now = *events.borrow_and_update();
+    let mut seen = events.current();
+    while let Ok(now) = events.changed().await {
         if now.connections > seen.connections {
             sometimes!(now.connections > 1, "peer reconnected");
         }

@@ -76,9 +76,17 @@ impl Coverage {
     /// A printable table: one line per `sometimes!` with the iterations
     /// that saw it, out of `iterations`.
     pub fn table(&self, iterations: u64) -> CoverageTable<'_> {
+        self.table_for(iterations, true)
+    }
+
+    /// [`table`](Self::table) for a run that `required` every `sometimes!`
+    /// or not: an unseen name is `MISSING` in the first, `not reached in
+    /// this run` in the second (a replay of one seed, a slice of a sweep).
+    pub fn table_for(&self, iterations: u64, required: bool) -> CoverageTable<'_> {
         CoverageTable {
             coverage: self,
             iterations,
+            required,
         }
     }
 }
@@ -88,6 +96,7 @@ impl Coverage {
 pub struct CoverageTable<'a> {
     coverage: &'a Coverage,
     iterations: u64,
+    required: bool,
 }
 
 impl fmt::Display for CoverageTable<'_> {
@@ -111,7 +120,11 @@ impl fmt::Display for CoverageTable<'_> {
             } else {
                 *seen as f64 * 100.0 / self.iterations as f64
             };
-            let mark = if *seen == 0 { "  MISSING" } else { "" };
+            let mark = match (*seen, self.required) {
+                (0, true) => "  MISSING",
+                (0, false) => "  not reached in this run",
+                _ => "",
+            };
             writeln!(f, "{name:<width$}  {seen:>10}  {percent:>5.1}%{mark}")?;
         }
         Ok(())
@@ -139,6 +152,15 @@ mod tests {
         assert_eq!(coverage.missing(), vec!["never reached", "never true"]);
         assert!(!coverage.is_complete());
         assert_eq!(coverage.always["holds"].evaluations, 3);
+    }
+
+    #[test]
+    fn an_optional_table_says_not_reached_instead_of_missing() {
+        let mut coverage = Coverage::default();
+        coverage.sometimes.insert("unseen".into(), 0);
+        let table = coverage.table_for(1, false).to_string();
+        assert!(table.contains("not reached in this run"), "{table}");
+        assert!(!table.contains("MISSING"), "{table}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::host::HostId;
 use crate::instant::later;
 use crate::net::Net;
 use crate::net::connection::{Connection, EndState, Endpoint, Side};
+use crate::net::errors::SocketError;
 use crate::net::queue::Event;
 use crate::net::slab::Key;
 use crate::world::{Wakes, World};
@@ -43,7 +44,7 @@ fn destination(event: &Event) -> Option<(Key, Side)> {
         }
         Event::Syn(key) => Some((key, Side::Server)),
         Event::SynAck(key) | Event::Refuse(key) => Some((key, Side::Client)),
-        Event::Release { .. } | Event::Expire { .. } => None,
+        Event::Release { .. } | Event::Expire { .. } | Event::SynTimeout(_) => None,
     }
 }
 
@@ -189,8 +190,7 @@ impl World {
             end.forget_held();
             end.held_since = None;
             if end.state == EndState::Open && !end.reset {
-                end.abort();
-                end.timed_out = true;
+                end.abort(SocketError::TimedOut);
                 end.wake_all(wakes);
                 failed = true;
             }

@@ -12,6 +12,7 @@ use super::{Block, CrashMode, FaultCounts, FaultKind};
 use crate::host::{HostContext, HostError, HostId, SimHandle};
 use crate::instant::later;
 use crate::net::connection::{EndState, Side, send_reset, transmit};
+use crate::net::errors::SocketError;
 use crate::world::{Shared, Wakes, World};
 
 /// How [`SimHandle::close_connections`] closes.
@@ -80,7 +81,7 @@ impl World {
                     CloseKind::Reset => {
                         send_reset(conn, key, side, net, now, wakes);
                         let end = conn.end_mut(side);
-                        end.abort();
+                        end.abort(SocketError::Reset);
                         end.wake_all(wakes);
                     }
                     CloseKind::Fin => {

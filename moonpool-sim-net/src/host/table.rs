@@ -174,6 +174,13 @@ impl HostTable {
         }
     }
 
+    /// Whether `port` is the local port of an outgoing connection or of a
+    /// bound socket.
+    pub(crate) fn port_claimed(&self, id: HostId, port: u16) -> bool {
+        self.get(id)
+            .is_some_and(|host| host.client_ports.contains(&port))
+    }
+
     pub(crate) fn release_port(&mut self, id: HostId, port: u16) {
         if let Some(host) = self.get_mut(id) {
             host.client_ports.remove(&port);

@@ -9,6 +9,8 @@ use std::task::Waker;
 use bytes::Bytes;
 use tokio::time::Instant;
 
+use super::errors::SocketError;
+use super::options::SocketOptions;
 use super::queue::Event;
 use super::slab::Key;
 use super::{Net, Path};
@@ -42,6 +44,8 @@ pub(crate) enum EndState {
     Connecting,
     /// The client end whose request was refused.
     Refused,
+    /// The client end whose requests all went unanswered.
+    SynTimedOut,
     /// Connected (possibly half-closed or reset; see the flags).
     Open,
     /// The socket was dropped, or its host crashed.
@@ -59,13 +63,18 @@ pub(crate) struct Endpoint {
     pub(crate) recv: VecDeque<Bytes>,
     pub(crate) recv_bytes: usize,
     pub(crate) fin_received: bool,
+    /// The connection is over for this end (`TCP_CLOSE` after a RST or a
+    /// timeout): reads drain what arrived and then return `Ok(0)`, writes
+    /// fail.
     pub(crate) reset: bool,
+    /// The failure not reported yet (the kernel's `sk_err`).
+    pub(crate) error: Option<SocketError>,
     /// A RST already went out from this end (at most one per connection end).
     pub(crate) rst_sent: bool,
-    /// The reader (or the `connect` future) waiting on this end.
-    pub(crate) read_waker: Option<Waker>,
-    /// The writer waiting for send-buffer room.
-    pub(crate) write_waker: Option<Waker>,
+    /// The tasks waiting to read (or to connect, or for read readiness).
+    pub(crate) read_waker: Waiters,
+    /// The tasks waiting for send-buffer room (or write readiness).
+    pub(crate) write_waker: Waiters,
 
     // Outgoing pipe toward the other end.
     pub(crate) unsent: VecDeque<Bytes>,
@@ -76,6 +85,9 @@ pub(crate) struct Endpoint {
     pub(crate) last_arrival: Instant,
     pub(crate) shutdown: bool,
     pub(crate) fin_sent: bool,
+    /// Our FIN reached the peer (the simulator's ACKs are instantaneous).
+    pub(crate) fin_acked: bool,
+    pub(crate) options: SocketOptions,
 
     // Faults.
     /// Packets for this end held back by a clog or partition, in order.
@@ -85,12 +97,16 @@ pub(crate) struct Endpoint {
     pub(crate) held_since: Option<Instant>,
     /// Its host vanished: packets for it disappear without an answer.
     pub(crate) vanished: bool,
-    /// The connection failed by timeout: calls fail with `TimedOut`.
-    pub(crate) timed_out: bool,
 }
 
 impl Endpoint {
-    pub(crate) fn new(host: HostId, local: SocketAddr, state: EndState, now: Instant) -> Self {
+    pub(crate) fn new(
+        host: HostId,
+        local: SocketAddr,
+        state: EndState,
+        now: Instant,
+        options: SocketOptions,
+    ) -> Self {
         Self {
             host,
             state,
@@ -100,19 +116,21 @@ impl Endpoint {
             recv_bytes: 0,
             fin_received: false,
             reset: false,
+            error: None,
             rst_sent: false,
-            read_waker: None,
-            write_waker: None,
+            read_waker: Waiters::default(),
+            write_waker: Waiters::default(),
             unsent: VecDeque::new(),
             unsent_bytes: 0,
             in_flight: 0,
             last_arrival: now,
             shutdown: false,
             fin_sent: false,
+            fin_acked: false,
+            options,
             held: VecDeque::new(),
             held_since: None,
             vanished: false,
-            timed_out: false,
         }
     }
 
@@ -120,14 +138,12 @@ impl Endpoint {
     pub(crate) fn is_dead(&self) -> bool {
         matches!(
             self.state,
-            EndState::Unborn | EndState::Refused | EndState::Closed
+            EndState::Unborn | EndState::Refused | EndState::SynTimedOut | EndState::Closed
         )
     }
 
-    /// Throws away everything buffered in both directions. Only for an end
-    /// that no read will ever succeed on again (reset, or closed): dropping
-    /// received bytes from an end that stays readable would let later bytes
-    /// arrive after a gap. An open end uses [`Endpoint::abort`].
+    /// Throws away everything buffered in both directions: for an end no
+    /// socket will read again (closed, or its host crashed).
     pub(crate) fn discard_buffers(&mut self) {
         self.recv.clear();
         self.recv_bytes = 0;
@@ -140,12 +156,30 @@ impl Endpoint {
         self.unsent_bytes = 0;
     }
 
-    /// Resets this end: its calls fail from now on, and what it buffered in
-    /// both directions is thrown away. The reset flag and the discard go
-    /// together, so a reader never sees later bytes after dropped ones.
-    pub(crate) fn abort(&mut self) {
+    /// The connection failed for this end with `error` (as Linux's
+    /// `tcp_reset`/`tcp_write_err`): its unsent bytes are thrown away, the
+    /// bytes it received stay readable, then `error` is reported once.
+    /// Nothing arrives after it, so no later byte can follow a gap.
+    pub(crate) fn abort(&mut self, error: SocketError) {
         self.reset = true;
-        self.discard_buffers();
+        self.error = Some(error);
+        self.discard_outgoing();
+    }
+
+    /// The error a RST arriving now reports: `EPIPE` once the peer's FIN
+    /// came and ours did not go (Linux's `CLOSE_WAIT`), `ECONNRESET` otherwise.
+    pub(crate) fn reset_error(&self) -> SocketError {
+        if self.fin_received && !self.shutdown {
+            SocketError::BrokenPipe
+        } else {
+            SocketError::Reset
+        }
+    }
+
+    /// `getpeername` fails with `ENOTCONN` once the connection is in
+    /// `TCP_CLOSE`: reset, timed out, or both FINs exchanged.
+    pub(crate) fn is_disconnected(&self) -> bool {
+        self.reset || self.state != EndState::Open || (self.fin_received && self.fin_acked)
     }
 
     /// Forgets the packets held for this end, except a handshake reply: a
@@ -169,6 +203,8 @@ pub(crate) struct Connection {
     pub(crate) ends: [Endpoint; 2],
     /// Exempt from random faults ([`SimTcpStream::mark_stable`](crate::SimTcpStream::mark_stable)).
     pub(crate) stable: bool,
+    /// Connection requests sent so far (the first, then retransmissions).
+    pub(crate) syn_attempts: u32,
 }
 
 impl Connection {
@@ -211,11 +247,34 @@ impl Connection {
     }
 }
 
-/// Remembers `waker` in `slot` unless it already wakes the same task.
-pub(crate) fn store_waker(slot: &mut Option<Waker>, waker: &Waker) {
-    match slot {
-        Some(old) if old.will_wake(waker) => {}
-        _ => *slot = Some(waker.clone()),
+/// The tasks waiting on one direction of an end. Usually one (a read, a
+/// write), but tokio lets several tasks await `readable()` or `writable()`
+/// of one stream at once: every one is woken by the next change, and those
+/// that find nothing wait again.
+#[derive(Default)]
+pub(crate) struct Waiters(Vec<Waker>);
+
+impl Waiters {
+    /// Whether some task waits.
+    pub(crate) fn is_waiting(&self) -> bool {
+        !self.0.is_empty()
+    }
+
+    /// Takes every waiting task's waker, to be woken.
+    pub(crate) fn take(&mut self) -> Vec<Waker> {
+        std::mem::take(&mut self.0)
+    }
+
+    /// Forgets every waiting task (their socket is gone).
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+/// Adds `waker` to `slot` unless it already wakes the same task.
+pub(crate) fn store_waker(slot: &mut Waiters, waker: &Waker) {
+    if !slot.0.iter().any(|old| old.will_wake(waker)) {
+        slot.0.push(waker.clone());
     }
 }
 
@@ -236,9 +295,9 @@ pub(crate) fn transmit(
         && !net.faults.is_stable(path.src, path.dst);
     let (me, peer) = conn.pair_mut(from);
     let to = from.other();
-    let mut window = net
-        .config
-        .receive_window
+    let mut window = peer
+        .options
+        .recv_buffer
         .saturating_sub(me.in_flight + peer.recv_bytes);
     while window > 0 {
         let Some(front) = me.unsent.front_mut() else {

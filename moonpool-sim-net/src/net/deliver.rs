@@ -38,6 +38,7 @@ impl World {
             Event::Syn(key) => self.on_syn(key, now, wakes),
             Event::SynAck(key) => self.on_syn_ack(key, now, wakes),
             Event::Refuse(key) => self.on_refuse(key, now, wakes),
+            Event::SynTimeout(key) => self.on_syn_timeout(key, wakes),
             Event::Data { conn, to, data } => self.on_data(conn, to, data, now, wakes),
             Event::Fin { conn, to } => self.on_fin(conn, to, now, wakes),
             Event::Rst { conn, to } => self.on_rst(conn, to, now, wakes),
@@ -78,6 +79,7 @@ impl World {
                 from,
                 to: to_addr,
                 len: u32::try_from(len).unwrap_or(u32::MAX),
+                digest: crc32c::crc32c(&data),
             },
         );
         // The segment left the send buffer: room for the writer.
@@ -106,6 +108,7 @@ impl World {
             },
         );
         debug!(from = %sender.local, to = %receiver.local, "FIN arrived");
+        sender.fin_acked = true;
         if receiver.state == EndState::Open && !receiver.reset {
             receiver.fin_received = true;
             wakes.push(receiver.read_waker.take());
@@ -127,7 +130,8 @@ impl World {
         );
         debug!(from = %sender.local, to = %receiver.local, "RST arrived");
         if receiver.state == EndState::Open && !receiver.reset {
-            receiver.abort();
+            let error = receiver.reset_error();
+            receiver.abort(error);
             receiver.wake_all(wakes);
         }
     }
@@ -156,7 +160,7 @@ impl World {
                 // The connect was abandoned: answer the handshake with a reset.
                 send_reset(conn, key, Side::Client, net, now, wakes);
             }
-            EndState::Unborn | EndState::Refused | EndState::Open => {}
+            EndState::Unborn | EndState::Refused | EndState::SynTimedOut | EndState::Open => {}
         }
     }
 
@@ -181,6 +185,20 @@ impl World {
                 wakes.push(client.read_waker.take());
             }
             _ => self.free_if_dead(key),
+        }
+    }
+
+    fn on_syn_timeout(&mut self, key: Key, wakes: &mut Wakes) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let client = conn.end_mut(Side::Client);
+        if client.state == EndState::Connecting {
+            debug!(client = %client.local, "connection request timed out");
+            client.state = EndState::SynTimedOut;
+            wakes.push(client.read_waker.take());
+        } else {
+            self.free_if_dead(key);
         }
     }
 }

@@ -19,7 +19,21 @@ pub(crate) fn broken_pipe() -> io::Error {
 }
 
 pub(crate) fn not_connected() -> io::Error {
-    io::Error::new(io::ErrorKind::NotConnected, "the connection was reset")
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "the socket is not connected (reset, timed out, or closed at both ends)",
+    )
+}
+
+pub(crate) fn no_address() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "could not resolve to any address",
+    )
+}
+
+pub(crate) fn invalid_input(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, what.to_owned())
 }
 
 pub(crate) fn aborted() -> io::Error {
@@ -62,7 +76,28 @@ pub(crate) fn timed_out() -> io::Error {
     )
 }
 
-/// The error of a reset end: `TimedOut` if a timeout reset it.
-pub(crate) fn reset_or_timeout(by_timeout: bool) -> io::Error {
-    if by_timeout { timed_out() } else { reset() }
+/// The error a connection failed with and no call has reported yet (the
+/// kernel's `sk_err`): the next read, write or `take_error` reports it once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SocketError {
+    /// A RST arrived (`ECONNRESET`).
+    Reset,
+    /// A RST arrived after the peer's FIN, before ours (`EPIPE`: Linux's
+    /// answer in `CLOSE_WAIT`).
+    BrokenPipe,
+    /// Data stayed unacknowledged too long (`ETIMEDOUT`).
+    TimedOut,
+}
+
+impl SocketError {
+    pub(crate) fn into_io(self) -> io::Error {
+        match self {
+            SocketError::Reset => reset(),
+            SocketError::BrokenPipe => io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "broken pipe: the peer reset the connection after closing it",
+            ),
+            SocketError::TimedOut => timed_out(),
+        }
+    }
 }

@@ -12,10 +12,12 @@ use tracing::debug;
 use super::Path;
 use super::connection::{Connection, EndState, Endpoint, Side, send_reset, store_waker};
 use super::errors;
+use super::options::SocketOptions;
 use super::queue::Event;
 use super::slab::Key;
 use crate::fault::FaultKind;
 use crate::host::HostId;
+use crate::instant::later;
 use crate::trace::NetEvent;
 use crate::world::{Wakes, World};
 
@@ -24,6 +26,11 @@ pub(crate) struct Listener {
     pub(crate) host: HostId,
     pub(crate) addr: SocketAddr,
     pub(crate) backlog: VecDeque<Key>,
+    /// The `listen` backlog (capped at `somaxconn`): like Linux, the queue
+    /// takes one connection more than this before it is full.
+    pub(crate) backlog_limit: usize,
+    /// Options the accepted connections inherit (and the listener's TTL).
+    pub(crate) options: SocketOptions,
     /// Every task waiting in `accept` (several may share one listener, as
     /// with tokio's `accept(&self)`); all are woken when a connection is
     /// queued, and those that find none wait again.
@@ -35,6 +42,11 @@ impl Listener {
     /// address of its host; one bound to an address only to that address.
     fn accepts(&self, ip: IpAddr) -> bool {
         self.addr.ip().is_unspecified() || self.addr.ip() == ip
+    }
+
+    /// Linux's `sk_acceptq_is_full`: more queued than the backlog.
+    fn is_full(&self) -> bool {
+        self.backlog.len() > self.backlog_limit
     }
 
     fn wake_acceptors(&mut self, wakes: &mut Wakes) {
@@ -50,6 +62,8 @@ impl World {
         host: HostId,
         incarnation: u64,
         addr: SocketAddr,
+        options: SocketOptions,
+        backlog: usize,
     ) -> io::Result<(Key, SocketAddr)> {
         if !self.hosts.is_current(host, incarnation) {
             return Err(errors::host_down());
@@ -73,13 +87,19 @@ impl World {
                 })
                 .ok_or_else(|| errors::addr_not_available("no free ephemeral port"))?,
             port if ports.contains_key(&(host, port)) => return Err(errors::addr_in_use(port)),
+            // The local port of an outgoing connection or of a bound socket:
+            // neither set SO_REUSEADDR, so Linux refuses the listener too.
+            port if hosts.port_claimed(host, port) => return Err(errors::addr_in_use(port)),
             port => port,
         };
         let local = SocketAddr::new(IpAddr::V4(ip), port);
+        let backlog_limit = backlog.min(self.net.config.max_listen_backlog);
         let key = self.listeners.insert(Listener {
             host,
             addr: local,
             backlog: VecDeque::new(),
+            backlog_limit,
+            options,
             acceptors: Vec::new(),
         });
         self.ports.insert((host, port), key);
@@ -141,12 +161,16 @@ impl World {
         }
     }
 
-    /// Starts a connection: allocates the local port and sends the request.
+    /// Starts a connection: allocates the local port (or uses `bound`, a
+    /// port this host already claimed for the socket) and sends the request.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn connect(
         &mut self,
         host: HostId,
         incarnation: u64,
         target: SocketAddr,
+        bound: Option<SocketAddr>,
+        options: SocketOptions,
         wakes: &mut Wakes,
     ) -> io::Result<Key> {
         if !self.hosts.is_current(host, incarnation) {
@@ -170,22 +194,35 @@ impl World {
         let World {
             hosts, ports, net, ..
         } = self;
-        let port = hosts
-            .allocate_port(host, &net.config.ephemeral_ports, |port| {
-                ports.contains_key(&(host, port))
-            })
-            .ok_or_else(|| errors::addr_not_available("no free ephemeral port"))?;
-        hosts.claim_port(host, port);
+        let (local_ip, port) = match bound {
+            Some(bound) => {
+                let ip = match bound.ip() {
+                    IpAddr::V4(ip) if !ip.is_unspecified() => ip,
+                    _ => local_ip,
+                };
+                (ip, bound.port())
+            }
+            None => {
+                let port = hosts
+                    .allocate_port(host, &net.config.ephemeral_ports, |port| {
+                        ports.contains_key(&(host, port))
+                    })
+                    .ok_or_else(|| errors::addr_not_available("no free ephemeral port"))?;
+                hosts.claim_port(host, port);
+                (local_ip, port)
+            }
+        };
         let now = Instant::now();
         let local = SocketAddr::new(IpAddr::V4(local_ip), port);
-        let mut client = Endpoint::new(host, local, EndState::Connecting, now);
+        let mut client = Endpoint::new(host, local, EndState::Connecting, now, options);
         client.ephemeral = true;
-        let server = Endpoint::new(host, target, EndState::Unborn, now);
+        let server = Endpoint::new(host, target, EndState::Unborn, now, options);
         let key = self.conns.insert(Connection {
             target,
             dest,
             ends: [client, server],
             stable: false,
+            syn_attempts: 1,
         });
         let path = Path {
             src: host,
@@ -241,6 +278,11 @@ impl World {
                 self.free_if_dead(key);
                 Poll::Ready(Err(errors::refused()))
             }
+            EndState::SynTimedOut => {
+                client.state = EndState::Closed;
+                self.free_if_dead(key);
+                Poll::Ready(Err(errors::timed_out()))
+            }
             EndState::Unborn | EndState::Closed => Poll::Ready(Err(errors::aborted())),
         }
     }
@@ -265,17 +307,32 @@ impl World {
             self.free_if_dead(key);
             return;
         }
-        let backlog_limit = net.config.listen_backlog;
         let listener = conn
             .dest
             .filter(|&host| hosts.is_alive(host))
             .and_then(|host| ports.get(&(host, target.port())).copied())
             .and_then(|lk| listeners.get_mut(lk))
-            .filter(|l| l.accepts(target.ip()) && l.backlog.len() < backlog_limit);
+            .filter(|l| l.accepts(target.ip()));
         match listener {
+            Some(listener) if listener.is_full() => {
+                // Linux drops a SYN its full accept queue can not take; the
+                // client retransmits it after a doubling timeout.
+                debug!(%client, server = %target, "accept queue full: SYN dropped");
+                let attempts = conn.syn_attempts;
+                let shift = attempts.saturating_sub(1).min(16);
+                let timeout = net.config.syn_timeout.saturating_mul(1 << shift);
+                let path = conn.path(Side::Client);
+                if attempts > net.config.syn_retries {
+                    net.schedule(later(now, timeout), Event::SynTimeout(key), wakes);
+                } else {
+                    conn.syn_attempts += 1;
+                    let at = later(net.arrival_unordered(now, path), timeout);
+                    net.schedule(at, Event::Syn(key), wakes);
+                }
+            }
             Some(listener) => {
                 *conn.end_mut(Side::Server) =
-                    Endpoint::new(listener.host, target, EndState::Open, now);
+                    Endpoint::new(listener.host, target, EndState::Open, now, listener.options);
                 let path = conn.path(Side::Server);
                 let server = conn.end_mut(Side::Server);
                 listener.backlog.push_back(key);

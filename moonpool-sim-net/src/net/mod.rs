@@ -1,12 +1,16 @@
 //! The fabric: packets in flight (the event queue), connections and their
 //! buffers, listeners and ports, and the latency every packet travels with.
 
+mod bind;
+mod close;
 pub(crate) mod connection;
 mod deliver;
 pub(crate) mod errors;
-mod io;
+pub(crate) mod io;
 mod listen;
+pub(crate) mod options;
 pub(crate) mod queue;
+pub(crate) mod ready;
 pub(crate) mod slab;
 
 use std::net::SocketAddr;

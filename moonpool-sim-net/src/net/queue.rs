@@ -18,6 +18,9 @@ pub(crate) enum Event {
     SynAck(Key),
     /// Refusal reaching the client end.
     Refuse(Key),
+    /// The client's last connection request went unanswered for its whole
+    /// retransmission timeout: the connect fails (a timer, not a packet).
+    SynTimeout(Key),
     /// Bytes reaching the `to` end.
     Data { conn: Key, to: Side, data: Bytes },
     /// End of stream reaching the `to` end.

@@ -73,10 +73,21 @@ pub struct SimulationBuilder {
     pub(crate) buggify: BuggifyConfig,
     pub(crate) quiescence: QuiescenceConfig,
     pub(crate) replay_template: Option<String>,
-    pub(crate) check_determinism: bool,
+    pub(crate) determinism_seeds: u64,
+    pub(crate) failures_replayed_alone: usize,
     pub(crate) progress: bool,
-    pub(crate) print_failures: bool,
+    pub(crate) print_failures: Option<bool>,
 }
+
+/// How many of a run's first seeds the determinism check runs twice by
+/// default: enough to catch a workload that does not replay in every test,
+/// for the price of two more iterations.
+pub const DEFAULT_DETERMINISM_SEEDS: u64 = 2;
+
+/// How many failing seeds of a run are replayed alone, in a new process,
+/// by default: each costs a process start and an iteration, and the first
+/// few failures are the ones anybody replays.
+pub const DEFAULT_FAILURES_REPLAYED_ALONE: usize = 3;
 
 /// Default simulated-time budget of one iteration: 60 s, long enough for
 /// reconnect backoffs and ping timeouts to play out many times.
@@ -107,9 +118,10 @@ impl SimulationBuilder {
             buggify: BuggifyConfig::default(),
             quiescence: QuiescenceConfig::default(),
             replay_template: None,
-            check_determinism: false,
+            determinism_seeds: DEFAULT_DETERMINISM_SEEDS,
+            failures_replayed_alone: DEFAULT_FAILURES_REPLAYED_ALONE,
             progress: true,
-            print_failures: true,
+            print_failures: None,
         }
     }
 
@@ -254,11 +266,38 @@ impl SimulationBuilder {
         self
     }
 
-    /// Runs every seed twice and fails an iteration whose two event traces
-    /// differ, naming the first differing event (default: off; it doubles
-    /// the cost).
+    /// Runs every seed twice (`true`) or none (`false`) for the
+    /// determinism check; see [`check_determinism_first`](Self::check_determinism_first).
     pub fn check_determinism(mut self, check: bool) -> Self {
-        self.check_determinism = check;
+        self.determinism_seeds = if check { u64::MAX } else { 0 };
+        self
+    }
+
+    /// Runs the first `seeds` seeds of the run twice, each time on a fresh
+    /// seeded thread, and fails a seed whose two runs differ in their event
+    /// traces (which cover every delivered byte) or in how they ended,
+    /// naming the first differing event (default:
+    /// [`DEFAULT_DETERMINISM_SEEDS`]; `MOONPOOL_CHECK_DETERMINISM`
+    /// overrides it).
+    ///
+    /// When the two runs differ, the seed is run twice more, each alone in
+    /// a new process of this program: if those agree, the difference came
+    /// from tokio's thread RNG, which a default build seeds per process
+    /// (see [`crate::os`]); the seed replays alone, the report lists it in
+    /// [`SimulationReport::replays_only_alone`](super::SimulationReport::replays_only_alone),
+    /// and the check passes. Otherwise the seed fails with the first
+    /// difference between the processes.
+    pub fn check_determinism_first(mut self, seeds: u64) -> Self {
+        self.determinism_seeds = seeds;
+        self
+    }
+
+    /// Replays up to `count` failing seeds of a run alone, each in a new
+    /// process of this program, as their replay command will, and says in
+    /// the failure when the seed does not fail the same way alone (default:
+    /// [`DEFAULT_FAILURES_REPLAYED_ALONE`]; 0 turns it off).
+    pub fn replay_failures_alone(mut self, count: usize) -> Self {
+        self.failures_replayed_alone = count;
         self
     }
 
@@ -270,9 +309,11 @@ impl SimulationBuilder {
     }
 
     /// Prints each failing seed with its replay command on stderr as it is
-    /// found (default: on).
+    /// found (default: when stderr is a terminal and the run is not inside
+    /// a libtest test, whose captured output would show each failure twice:
+    /// the report, and the error of [`run`](Self::run), list them anyway).
     pub fn print_failures(mut self, print: bool) -> Self {
-        self.print_failures = print;
+        self.print_failures = Some(print);
         self
     }
 }
@@ -294,7 +335,8 @@ impl fmt::Debug for SimulationBuilder {
             .field("seeds", &self.seeds)
             .field("iterations", &self.iterations)
             .field("buggify", &self.buggify)
-            .field("check_determinism", &self.check_determinism)
+            .field("determinism_seeds", &self.determinism_seeds)
+            .field("failures_replayed_alone", &self.failures_replayed_alone)
             .finish_non_exhaustive()
     }
 }

@@ -21,6 +21,12 @@ pub const REPORT_VAR: &str = "MOONPOOL_REPORT";
 /// as Chrome trace-event JSON.
 pub const TRACE_VAR: &str = "MOONPOOL_TRACE";
 
+/// `MOONPOOL_CHECK_DETERMINISM=<n>` (or `all`): run the first `n` seeds
+/// of the sweep twice and fail a seed whose runs differ
+/// ([`SimulationBuilder::check_determinism_first`](super::SimulationBuilder::check_determinism_first));
+/// `0` turns the check off.
+pub const CHECK_DETERMINISM_VAR: &str = "MOONPOOL_CHECK_DETERMINISM";
+
 /// The run settings the environment overrides. Unset variables are `None`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EnvOverrides {
@@ -34,6 +40,9 @@ pub struct EnvOverrides {
     pub report: Option<PathBuf>,
     /// From [`TRACE_VAR`].
     pub trace: Option<PathBuf>,
+    /// From [`CHECK_DETERMINISM_VAR`]: how many of the first seeds to run
+    /// twice (`all` is `u64::MAX`).
+    pub check_determinism: Option<u64>,
 }
 
 impl EnvOverrides {
@@ -55,7 +64,13 @@ impl EnvOverrides {
             match lookup(var) {
                 None => Ok(None),
                 Some(value) => match value.into_string() {
-                    Ok(value) if value.trim().is_empty() => Ok(None),
+                    // An empty selection (`MOONPOOL_SEED=` from an unset CI
+                    // variable) must not silently run the whole sweep.
+                    Ok(value) if value.trim().is_empty() => Err(invalid(
+                        var,
+                        "",
+                        "empty: unset the variable or give it a value",
+                    )),
                     Ok(value) => Ok(Some(value.trim().to_owned())),
                     Err(value) => Err(invalid(var, &value.to_string_lossy(), "not valid UTF-8")),
                 },
@@ -83,6 +98,20 @@ impl EnvOverrides {
                 parse_seed_range(&value).map_err(|reason| invalid(SEEDS_VAR, &value, reason))
             })
             .transpose()?;
+        let check_determinism = text(CHECK_DETERMINISM_VAR)?
+            .map(|value| {
+                if value.eq_ignore_ascii_case("all") {
+                    return Ok(u64::MAX);
+                }
+                parse_u64(&value).ok_or_else(|| {
+                    invalid(
+                        CHECK_DETERMINISM_VAR,
+                        &value,
+                        "expected a count of seeds such as 10, or all",
+                    )
+                })
+            })
+            .transpose()?;
         if seed.is_some() && seeds.is_some() {
             return Err(RunnerError::ConflictingEnv {
                 first: SEED_VAR,
@@ -97,6 +126,7 @@ impl EnvOverrides {
             seeds,
             report: path(REPORT_VAR)?,
             trace: path(TRACE_VAR)?,
+            check_determinism,
         })
     }
 }
@@ -165,8 +195,16 @@ mod tests {
             (SEEDS_VAR, "100..=199"),
             (REPORT_VAR, "r.json"),
             (TRACE_VAR, "t.json"),
+            (CHECK_DETERMINISM_VAR, "12"),
         ])
         .unwrap();
+        assert_eq!(env.check_determinism, Some(12));
+        assert_eq!(
+            overrides(&[(CHECK_DETERMINISM_VAR, "ALL")])
+                .unwrap()
+                .check_determinism,
+            Some(u64::MAX)
+        );
         assert_eq!(env.iterations, Some(1000));
         assert_eq!(env.seeds, Some(100..200));
         assert_eq!(env.report, Some(PathBuf::from("r.json")));
@@ -184,6 +222,7 @@ mod tests {
             (SEED_VAR, "forty-two"),
             (SEED_VAR, "-1"),
             (ITERATIONS_VAR, "1e6"),
+            (CHECK_DETERMINISM_VAR, "some"),
             (SEEDS_VAR, "5"),
             (SEEDS_VAR, "9..3"),
             (SEEDS_VAR, "3..3"),
@@ -193,6 +232,16 @@ mod tests {
             let text = error.to_string();
             assert!(text.contains(var) && text.contains(value), "{text}");
         }
+    }
+
+    #[test]
+    fn an_empty_selection_is_refused_not_ignored() {
+        for var in [SEED_VAR, SEEDS_VAR, ITERATIONS_VAR, CHECK_DETERMINISM_VAR] {
+            let error = overrides(&[(var, " ")]).unwrap_err();
+            assert!(error.to_string().contains(var), "{error}");
+        }
+        // An empty path is no path.
+        assert_eq!(overrides(&[(REPORT_VAR, "")]).unwrap().report, None);
     }
 
     #[test]

@@ -4,9 +4,18 @@
 use std::io;
 use std::path::PathBuf;
 
-/// A run that could not start or could not write its outputs.
-#[derive(Debug, thiserror::Error)]
+use super::report::SimulationReport;
+
+/// A run that failed, could not start, or could not write its outputs.
+///
+/// `Debug` shows the same text as `Display`, so a test returning
+/// `Result<(), Box<dyn Error>>` that ends in this error prints the report.
+#[derive(thiserror::Error)]
 pub enum RunnerError {
+    /// A seed failed, or coverage the run required is missing. The report
+    /// lists every failing seed with its replay command.
+    #[error("the simulation failed\n{0}")]
+    Failed(Box<SimulationReport>),
     /// An environment variable is set to a value that does not parse.
     #[error("{var}={value:?} is invalid: {reason}")]
     InvalidEnv {
@@ -46,7 +55,7 @@ pub enum RunnerError {
         iterations: u64,
     },
     /// The report could not be written.
-    #[error("cannot write the report to {path}")]
+    #[error("cannot write the report to {path}: {source}")]
     WriteReport {
         /// Where it was to go.
         path: PathBuf,
@@ -55,7 +64,7 @@ pub enum RunnerError {
         source: io::Error,
     },
     /// The timeline could not be written.
-    #[error("cannot write the timeline to {path}")]
+    #[error("cannot write the timeline to {path}: {source}")]
     WriteTrace {
         /// Where it was to go.
         path: PathBuf,
@@ -63,4 +72,28 @@ pub enum RunnerError {
         #[source]
         source: io::Error,
     },
+}
+
+impl std::fmt::Debug for RunnerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+impl RunnerError {
+    /// The report of a [`RunnerError::Failed`] run.
+    pub fn report(&self) -> Option<&SimulationReport> {
+        match self {
+            Self::Failed(report) => Some(report),
+            _ => None,
+        }
+    }
+
+    /// The report of a [`RunnerError::Failed`] run, by value.
+    pub fn into_report(self) -> Option<SimulationReport> {
+        match self {
+            Self::Failed(report) => Some(*report),
+            _ => None,
+        }
+    }
 }

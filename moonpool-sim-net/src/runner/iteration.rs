@@ -51,6 +51,27 @@ pub(crate) struct IterationRun {
     /// catalogue reports its counts with the simulator's outcome.
     pub(crate) faults: BTreeMap<String, u64>,
     pub(crate) timeline: Option<Timeline>,
+    /// Numbers drawn from tokio's thread RNG, when known.
+    pub(crate) tokio_rng_draws: Option<u64>,
+}
+
+impl IterationRun {
+    /// An iteration that could not start: the OS refused its thread.
+    fn not_started(seed: u64, error: &std::io::Error) -> Self {
+        Self {
+            seed,
+            failure: Some(format!("cannot start the iteration's thread: {error}")),
+            trace_hash: None,
+            events: 0,
+            sim_elapsed: Duration::ZERO,
+            trace: None,
+            record: AssertionRecord::default(),
+            buggify_fired: 0,
+            faults: BTreeMap::new(),
+            timeline: None,
+            tokio_rng_draws: None,
+        }
+    }
 }
 
 /// The network as a wrapper saw it when the iteration failed from inside.
@@ -201,22 +222,14 @@ impl WorkloadWrap {
 }
 
 impl SimulationBuilder {
-    /// Runs `seed` once, on this thread, or on a thread of its own when
-    /// called from async code: the iteration's context is a thread-local
-    /// and must live on the thread its runtime runs on.
+    /// Runs `seed` once, on a fresh thread whose entropy and clocks are
+    /// seeded ([`crate::os`]); the iteration's context is a thread-local of
+    /// that thread.
     pub(crate) fn run_iteration(&self, seed: u64, options: IterationOptions) -> IterationRun {
-        if tokio::runtime::Handle::try_current().is_err() {
-            return self.run_iteration_here(seed, options);
-        }
-        std::thread::scope(|scope| {
-            match scope
-                .spawn(|| self.run_iteration_here(seed, options))
-                .join()
-            {
-                Ok(run) => run,
-                Err(panic) => resume_unwind(panic),
-            }
-        })
+        let fresh = crate::sim::run::on_fresh_thread(seed, &self.sim_config.os, || {
+            self.run_iteration_here(seed, options)
+        });
+        fresh.unwrap_or_else(|error| IterationRun::not_started(seed, &error))
     }
 
     fn run_iteration_here(&self, seed: u64, options: IterationOptions) -> IterationRun {
@@ -274,7 +287,7 @@ impl SimulationBuilder {
                 });
             }
         }
-        let result = sim.run(self.budget.saturating_add(self.quiescence.max_wait));
+        let result = sim.run_on_this_thread(self.budget.saturating_add(self.quiescence.max_wait));
 
         drop(subscriber);
         let timeline = recorder.and_then(RecorderGuard::finish);
@@ -330,12 +343,14 @@ fn finish(
         buggify_fired,
         faults: BTreeMap::new(),
         timeline,
+        tokio_rng_draws: None,
     };
     let sim_failure = match result {
         Ok(outcome) => {
             run.trace_hash = Some(outcome.trace_hash);
             run.events = outcome.events;
             run.sim_elapsed = outcome.sim_elapsed;
+            run.tokio_rng_draws = outcome.tokio_rng_draws;
             run.trace = Some(outcome.trace);
             run.faults = outcome
                 .faults

@@ -101,6 +101,7 @@
 //! | `MOONPOOL_SEEDS=<a>..<b>` | run the seeds `a..b` (or `a..=b`): a shard of a sweep |
 //! | `MOONPOOL_REPORT=<path>` | write the report as JSON |
 //! | `MOONPOOL_TRACE=<path>` | with one seed, write its timeline as Chrome trace-event JSON |
+//! | `MOONPOOL_CHECK_DETERMINISM=<n>` | run the first `n` seeds twice (`all`: every seed; `0`: none) |
 //!
 //! An invalid value is a [`RunnerError`], never a panic. A failing seed is
 //! printed on stderr with the one command that replays it, derived from how
@@ -120,11 +121,19 @@
 //!
 //! # Determinism
 //!
-//! [`SimulationBuilder::verify_determinism`] runs a seed twice and compares
-//! the event traces; [`SimulationBuilder::check_determinism`] does it for
-//! every seed of a run. A divergence names the first differing event with
-//! its simulated time.
+//! Every iteration runs on a fresh thread whose entropy and clocks are
+//! seeded ([`crate::os`]): `HashMap` order, `SystemTime`, `Instant`, OS
+//! randomness replay with the seed. The first
+//! [`DEFAULT_DETERMINISM_SEEDS`] seeds of every run are run twice and
+//! compared ([`SimulationBuilder::check_determinism_first`]); a divergence
+//! names the first differing event with its simulated time. Runs that drew
+//! from tokio's per-process RNG are judged by running the seed alone in new
+//! processes, and failing seeds are replayed alone to confirm they fail the
+//! same way there ([`SimulationBuilder::replay_failures_alone`]).
+//! [`SimulationBuilder::verify_determinism`] runs one seed twice in this
+//! process. `docs/determinism.md` in the repository has the whole story.
 
+mod alone;
 mod builder;
 mod determinism;
 mod env;
@@ -136,9 +145,14 @@ mod report;
 mod run;
 mod seeds;
 
-pub use builder::{DEFAULT_BUDGET, QuiescenceConfig, SimulationBuilder};
+pub use builder::{
+    DEFAULT_BUDGET, DEFAULT_DETERMINISM_SEEDS, DEFAULT_FAILURES_REPLAYED_ALONE, QuiescenceConfig,
+    SimulationBuilder,
+};
 pub use determinism::{DeterministicRun, Nondeterminism};
-pub use env::{EnvOverrides, ITERATIONS_VAR, REPORT_VAR, SEED_VAR, SEEDS_VAR, TRACE_VAR};
+pub use env::{
+    CHECK_DETERMINISM_VAR, EnvOverrides, ITERATIONS_VAR, REPORT_VAR, SEED_VAR, SEEDS_VAR, TRACE_VAR,
+};
 pub use error::RunnerError;
 pub use replay::SEED_PLACEHOLDER;
 pub use report::{IterationFailure, SimulationReport};

@@ -19,6 +19,12 @@ pub struct IterationFailure {
     pub message: String,
     /// The command that replays this seed.
     pub replay: String,
+    /// Whether the seed, run alone in a new process as `replay` runs it,
+    /// failed the same way (same message and trace hash): `None` when it
+    /// was not tried (see
+    /// [`SimulationBuilder::replay_failures_alone`](super::SimulationBuilder::replay_failures_alone)).
+    #[serde(default)]
+    pub replays_alone: Option<bool>,
 }
 
 /// The outcome of a run: iterations, failures with their seeds, coverage,
@@ -52,6 +58,15 @@ pub struct SimulationReport {
     pub faults: BTreeMap<String, u64>,
     /// Times any `buggify!` site fired, over all iterations.
     pub buggify_fired: u64,
+    /// Seeds the determinism check ran twice.
+    #[serde(default)]
+    pub determinism_checked: u64,
+    /// Seeds whose two runs in this process differed while two runs alone,
+    /// each in a new process, agreed: their path depends on tokio's thread
+    /// RNG, which a build without `--cfg tokio_unstable` seeds per process.
+    /// They replay alone; a failure of theirs in a sweep may not.
+    #[serde(default)]
+    pub replays_only_alone: Vec<u64>,
 }
 
 impl SimulationReport {
@@ -120,8 +135,21 @@ impl fmt::Display for SimulationReport {
             writeln!(f, "seed {} failed: {}", failure.seed, failure.message)?;
             writeln!(f, "  replay: {}", failure.replay)?;
         }
+        if !self.replays_only_alone.is_empty() {
+            let seeds: Vec<String> = self.replays_only_alone.iter().map(u64::to_string).collect();
+            writeln!(
+                f,
+                "replay only alone (their path depends on tokio's per-process RNG): seeds {}",
+                seeds.join(", ")
+            )?;
+        }
         if !self.coverage.sometimes.is_empty() {
-            write!(f, "{}", self.coverage.table(self.iterations))?;
+            write!(
+                f,
+                "{}",
+                self.coverage
+                    .table_for(self.iterations, self.coverage_required)
+            )?;
         }
         let missing = self.missing_sometimes();
         if self.coverage_required && !missing.is_empty() {
@@ -162,6 +190,7 @@ mod tests {
             seed: 5,
             message: "boom".into(),
             replay: "MOONPOOL_SEED=5 x".into(),
+            replays_alone: None,
         });
         let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
         for key in [

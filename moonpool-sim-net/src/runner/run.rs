@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
+use super::alone::{self, AloneRequest, AloneRun, Relauncher};
 use super::builder::SimulationBuilder;
-use super::determinism::compare;
+use super::determinism::{Nondeterminism, compare};
 use super::env::EnvOverrides;
 use super::error::RunnerError;
 use super::iteration::{IterationOptions, IterationRun};
@@ -23,6 +24,12 @@ struct Plan {
     coverage_required: bool,
     report: Option<PathBuf>,
     trace: Option<PathBuf>,
+    /// How many of the first seeds the determinism check runs twice.
+    determinism_seeds: u64,
+    /// How many failing seeds are replayed alone.
+    failures_replayed_alone: usize,
+    /// Set when this process was started to run one seed alone.
+    alone: Option<AloneRequest>,
 }
 
 impl Plan {
@@ -36,6 +43,9 @@ impl Plan {
             coverage_required: until_covered || builder.require_coverage,
             report: env.report.clone(),
             trace: env.trace.clone(),
+            determinism_seeds: env.check_determinism.unwrap_or(builder.determinism_seeds),
+            failures_replayed_alone: builder.failures_replayed_alone,
+            alone: None,
         };
         // Replaying one seed or a slice of a sweep runs exactly those seeds,
         // and cannot judge the sweep's coverage.
@@ -70,32 +80,99 @@ impl Plan {
         }
         Ok(plan)
     }
+
+    /// This process runs `seed` alone for its parent: one iteration, no
+    /// check, nothing written but the answer (for the scenario asked about).
+    fn alone(mut self, seed: u64, answer: Option<AloneRequest>) -> Self {
+        self.seeds = Seeds::List(vec![seed]);
+        self.limit = 1;
+        self.count = 1;
+        self.until_covered = false;
+        self.coverage_required = false;
+        self.report = None;
+        self.trace = None;
+        self.determinism_seeds = 0;
+        self.failures_replayed_alone = 0;
+        self.alone = answer;
+        self
+    }
 }
 
 impl SimulationBuilder {
     /// Runs the simulation as configured, after the `MOONPOOL_*`
-    /// environment overrides ([`EnvOverrides::from_env`]).
-    ///
-    /// Failed iterations are in the report, not an error: check
-    /// [`SimulationReport::passed`] or call
-    /// [`SimulationReport::assert_passed`].
+    /// environment overrides ([`EnvOverrides::from_env`]), and fails if it
+    /// did not pass: so `builder.run()?;` in a test fails the test when a
+    /// seed fails, with every failing seed and its replay command in the
+    /// error's message.
     ///
     /// # Errors
-    /// An environment variable is invalid, the run would have no iteration
-    /// ([`RunnerError::NoIterations`]), or the report or timeline file
-    /// cannot be written.
+    /// [`RunnerError::Failed`] (carrying the report) when a seed failed or
+    /// required coverage is missing; otherwise an environment variable is
+    /// invalid, the run would have no iteration
+    /// ([`RunnerError::NoIterations`]), or an output file cannot be
+    /// written (checked before the first iteration).
     pub fn run(&self) -> Result<SimulationReport, RunnerError> {
         self.run_with(&EnvOverrides::from_env()?)
     }
 
-    /// Runs with explicit overrides instead of the process environment:
-    /// what `MOONPOOL_SEED=42` does is
+    /// [`run`](Self::run) with explicit overrides instead of the process
+    /// environment: what `MOONPOOL_SEED=42` does is
     /// `run_with(&EnvOverrides { seed: Some(42), ..Default::default() })`.
     ///
     /// # Errors
     /// As [`run`](Self::run).
     pub fn run_with(&self, env: &EnvOverrides) -> Result<SimulationReport, RunnerError> {
-        let plan = Plan::new(self, env)?;
+        let report = self.run_report_with(env)?;
+        if report.passed() {
+            Ok(report)
+        } else {
+            Err(RunnerError::Failed(Box::new(report)))
+        }
+    }
+
+    /// Runs like [`run`](Self::run) but returns the report whether or not
+    /// it passed: for programs that print it and choose their exit code, and
+    /// tests that look at failures.
+    ///
+    /// # Errors
+    /// As [`run`](Self::run), except [`RunnerError::Failed`].
+    #[must_use = "the report may hold failed seeds: check `passed()` or call `assert_passed()`"]
+    pub fn run_report(&self) -> Result<SimulationReport, RunnerError> {
+        self.run_report_with(&EnvOverrides::from_env()?)
+    }
+
+    /// [`run_report`](Self::run_report) with explicit overrides.
+    ///
+    /// # Errors
+    /// As [`run_report`](Self::run_report).
+    #[must_use = "the report may hold failed seeds: check `passed()` or call `assert_passed()`"]
+    pub fn run_report_with(&self, env: &EnvOverrides) -> Result<SimulationReport, RunnerError> {
+        let scenario = alone::next_scenario();
+        let mut plan = Plan::new(self, env)?;
+        if let Some(request) = AloneRequest::from_env() {
+            // This process runs one seed alone for its parent: every
+            // scenario of the test runs that seed, as a replay does, and the
+            // one the parent asked about answers.
+            let seed = request.seed;
+            plan = plan.alone(seed, (request.scenario == scenario).then_some(request));
+        }
+        // Output paths are checked before the first iteration: a sweep
+        // must not run for minutes to lose its results to a typo.
+        if let Some(path) = &plan.report {
+            check_writable(path).map_err(|source| RunnerError::WriteReport {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        if let Some(path) = &plan.trace {
+            check_writable(path).map_err(|source| RunnerError::WriteTrace {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        let relauncher = (plan.determinism_seeds > 0 || plan.failures_replayed_alone > 0)
+            .then(|| Relauncher::for_this_run(scenario))
+            .flatten();
         let stopwatch = Stopwatch::start();
         let mut progress = Progress::new(stopwatch, self.progress);
         let replay = self
@@ -109,23 +186,43 @@ impl SimulationBuilder {
         for name in &self.expected_sometimes {
             report.coverage.declare(name);
         }
-        let options = IterationOptions {
-            record_trace: self.check_determinism || plan.trace.is_some(),
-            timeline: plan.trace.is_some(),
-        };
 
         for index in 0..plan.count {
             let Some(seed) = plan.seeds.get(index) else {
                 break;
             };
+            let checked = index < plan.determinism_seeds;
+            let options = IterationOptions {
+                record_trace: checked
+                    || plan.trace.is_some()
+                    || (plan.alone.is_some() && alone::keep_trace_requested()),
+                timeline: plan.trace.is_some(),
+            };
             let mut run = self.run_iteration(seed, options);
-            if self.check_determinism {
+            if let Some(request) = &plan.alone {
+                request.answer(&AloneRun::of(&run));
+            }
+            if checked {
+                report.determinism_checked += 1;
                 let again = self.run_iteration(seed, options);
                 if let Err(divergence) = compare(&run, &again) {
-                    run.failure = Some(match run.failure.take() {
-                        Some(failure) => format!("{failure}; and {divergence}"),
-                        None => divergence.to_string(),
-                    });
+                    // Only a run that drew from tokio's per-process RNG may
+                    // differ for a reason outside the seed's reach.
+                    let tokio = run.tokio_rng_draws != Some(0) || again.tokio_rng_draws != Some(0);
+                    let judged = if tokio {
+                        judge_divergence(relauncher.as_ref(), seed, divergence)
+                    } else {
+                        Err(divergence.to_string())
+                    };
+                    match judged {
+                        Ok(()) => report.replays_only_alone.push(seed),
+                        Err(nondeterminism) => {
+                            run.failure = Some(match run.failure.take() {
+                                Some(failure) => format!("{failure}; and {nondeterminism}"),
+                                None => nondeterminism,
+                            });
+                        }
+                    }
                 }
             }
             if let (Some(path), Some(timeline)) = (&plan.trace, &run.timeline) {
@@ -135,8 +232,20 @@ impl SimulationBuilder {
                         path: path.clone(),
                         source,
                     })?;
+                eprintln!(
+                    "timeline of seed {seed} written to {} (open it at https://ui.perfetto.dev)",
+                    path.display()
+                );
             }
-            self.absorb(&mut report, run, &replay, &mut progress);
+            let replays_alone = match (&run.failure, relauncher.as_ref()) {
+                (Some(_), Some(relauncher))
+                    if report.failures.len() < plan.failures_replayed_alone =>
+                {
+                    Some(confirm_alone(relauncher, &mut run))
+                }
+                _ => None,
+            };
+            self.absorb(&mut report, run, replays_alone, &replay, &mut progress);
             progress.update(report.iterations, plan.count, report.failures.len());
             if plan.until_covered && report.coverage.is_complete() {
                 break;
@@ -150,8 +259,12 @@ impl SimulationBuilder {
         } else {
             0.0
         };
-        if let Some(path) = &plan.report {
-            report.write_json(path)?;
+        if let Some(path) = &plan.report
+            && let Err(error) = report.write_json(path)
+        {
+            // The run's results must not be lost with the file.
+            eprintln!("{report}");
+            return Err(error);
         }
         Ok(report)
     }
@@ -160,6 +273,7 @@ impl SimulationBuilder {
         &self,
         report: &mut SimulationReport,
         run: IterationRun,
+        replays_alone: Option<bool>,
         replay: &str,
         progress: &mut Progress,
     ) {
@@ -179,8 +293,12 @@ impl SimulationBuilder {
                 seed: run.seed,
                 message,
                 replay: fill(replay, run.seed),
+                replays_alone,
             };
-            if self.print_failures {
+            if self
+                .print_failures
+                .unwrap_or_else(print_failures_by_default)
+            {
                 progress.finish();
                 eprintln!(
                     "seed {} failed: {}\n  replay: {}",
@@ -190,6 +308,84 @@ impl SimulationBuilder {
             report.failures.push(failure);
         }
     }
+}
+
+/// Creates (or truncates) `path` to learn now whether it can be written.
+fn check_writable(path: &std::path::Path) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .map(drop)
+}
+
+/// Failing seeds are printed as they are found only where someone watches:
+/// on a terminal, and not under libtest, which captures the output and
+/// shows the failure's report anyway (printing it twice).
+fn print_failures_by_default() -> bool {
+    use std::io::IsTerminal;
+    let under_libtest = std::thread::current()
+        .name()
+        .is_some_and(|name| name != "main");
+    std::io::stderr().is_terminal() && !under_libtest
+}
+
+/// Two runs of `seed` in this process differed: runs alone, in two new
+/// processes, tell whether the seed still replays. `Ok` when they agree.
+fn judge_divergence(
+    relauncher: Option<&Relauncher>,
+    seed: u64,
+    divergence: Nondeterminism,
+) -> Result<(), String> {
+    let Some(relauncher) = relauncher else {
+        return Err(format!(
+            "{divergence} (this program cannot be started again to run the seed alone)"
+        ));
+    };
+    match (
+        relauncher.run_alone(seed, true),
+        relauncher.run_alone(seed, true),
+    ) {
+        (Some(first), Some(second)) if first.same_as(&second) => Ok(()),
+        (Some(first), Some(second)) => Err(format!(
+            "seed {seed} is not deterministic: two runs, each alone in a new process, \
+             differ: {}",
+            alone::first_difference(&first, &second)
+        )),
+        _ => Err(format!(
+            "{divergence} (and the seed could not be run alone in a new process)"
+        )),
+    }
+}
+
+/// Replays a failing seed alone in a new process; `true` when it fails the
+/// same way there. Otherwise the failure says how the replay differs.
+fn confirm_alone(relauncher: &Relauncher, run: &mut IterationRun) -> bool {
+    let Some(alone) = relauncher.run_alone(run.seed, false) else {
+        return false;
+    };
+    if alone.same_as(&AloneRun::of(run)) {
+        return true;
+    }
+    let ended = match &alone.failure {
+        None => "passes".to_owned(),
+        Some(failure) if Some(failure) == run.failure.as_ref() => format!(
+            "fails the same way after other events (trace hash {})",
+            alone
+                .trace_hash
+                .map_or_else(|| "unknown".to_owned(), |h| format!("{h:016x}"))
+        ),
+        Some(failure) => format!("fails otherwise: {failure}"),
+    };
+    if let Some(failure) = run.failure.as_mut() {
+        failure.push_str(&format!(
+            "; run alone (as its replay command runs it) the seed {ended}: its path \
+             depends on what ran before it in this process (tokio's per-process RNG: \
+             an unbiased select!, a watch with several waiters)"
+        ));
+    }
+    false
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 mod driver;
 mod error;
 mod report;
-mod run;
+pub(crate) mod run;
+mod tokio_rng;
 mod world_task;
 
 use std::fmt;
@@ -112,6 +113,13 @@ pub struct SimOutcome {
     pub workloads: Vec<WorkloadReport>,
     /// How many faults of each kind were injected.
     pub faults: FaultCounts,
+    /// How many numbers the iteration's code drew from tokio's thread RNG
+    /// (an unbiased `select!`, a `watch` with waiters), or `None` if that
+    /// could not be told. A build without `--cfg tokio_unstable` seeds that
+    /// RNG per process, so an iteration that drew from it replays exactly
+    /// when run alone, not necessarily after other iterations in one
+    /// process (see [`crate::os`]).
+    pub tokio_rng_draws: Option<u64>,
 }
 
 impl Sim {
@@ -197,10 +205,21 @@ impl Sim {
     /// `budget` of simulated time has passed. Never hangs: a stalled
     /// iteration ends at its budget with [`SimError::Stalled`].
     ///
-    /// Blocks the calling thread. Called from async code (inside another
-    /// tokio runtime), it runs the iteration on a thread of its own.
+    /// Blocks the calling thread while the iteration runs on a fresh thread
+    /// of its own, whose entropy and clocks are seeded from the iteration's
+    /// seed ([`crate::os`]): std's hash keys, tokio's RNG seed, `rand`'s OS
+    /// RNG, `SystemTime` and `std::time::Instant` all replay with the seed.
+    /// Works the same from async code (inside another tokio runtime).
     pub fn run(self, budget: Duration) -> Result<SimOutcome, SimError> {
-        run::run(self, budget)
+        let (seed, os) = (self.seed, self.config.os.clone());
+        run::on_fresh_thread(seed, &os, move || run::run_here(self, budget))
+            .map_err(SimError::Runtime)?
+    }
+
+    /// Runs the iteration on the calling thread, which the caller made
+    /// fresh and seeded with [`run::on_fresh_thread`].
+    pub(crate) fn run_on_this_thread(self, budget: Duration) -> Result<SimOutcome, SimError> {
+        run::run_here(self, budget)
     }
 }
 

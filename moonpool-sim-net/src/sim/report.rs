@@ -108,8 +108,8 @@ impl World {
                         _ => SocketReport::Stream {
                             local: end.local,
                             peer: conn.end(side.other()).local,
-                            reading: end.read_waker.is_some(),
-                            writing: end.write_waker.is_some(),
+                            reading: end.read_waker.is_waiting(),
+                            writing: end.write_waker.is_waiting(),
                             unread: end.recv_bytes,
                             unsent: end.unsent_bytes + end.in_flight,
                             eof: end.fin_received,

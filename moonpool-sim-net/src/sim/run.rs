@@ -7,27 +7,44 @@ use std::time::Duration;
 
 use tokio::time::{Instant, sleep_until};
 
+use super::tokio_rng::TokioRng;
 use super::{HostKind, Sim, SimError, SimOutcome, WorkloadReport, driver};
+use crate::config::OsConfig;
 use crate::host::{HostTable, start_host};
 use crate::instant::later;
 use crate::net::Net;
 use crate::world::{Shared, World};
 
-pub(super) fn run(sim: Sim, budget: Duration) -> Result<SimOutcome, SimError> {
-    if tokio::runtime::Handle::try_current().is_ok() {
-        // Called from async code (a `#[tokio::test]`, say): a runtime can not
-        // block inside another, so the iteration gets a thread of its own.
-        return std::thread::scope(|scope| {
-            match scope.spawn(move || run_here(sim, budget)).join() {
-                Ok(result) => result,
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        });
-    }
-    run_here(sim, budget)
+/// Runs `iteration` on a new OS thread whose entropy and clocks are seeded
+/// from `seed`, and waits for it; a panic on that thread goes on here.
+///
+/// A fresh thread is what makes the seeding complete: std draws a thread's
+/// hash keys, and tokio the seed of its thread RNG, the first time they are
+/// used on the thread, so on a fresh seeded thread both come from the seed
+/// instead of from whatever ran on the thread before.
+///
+/// # Errors
+/// The operating system refused a new thread.
+pub(crate) fn on_fresh_thread<T: Send>(
+    seed: u64,
+    os: &OsConfig,
+    iteration: impl FnOnce() -> T + Send,
+) -> std::io::Result<T> {
+    std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new()
+            .name(format!("moonpool-sim seed {seed}"))
+            .spawn_scoped(scope, move || {
+                let _seeded = crate::os::enter(os, seed);
+                iteration()
+            })?;
+        match thread.join() {
+            Ok(value) => Ok(value),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
 }
 
-fn run_here(sim: Sim, budget: Duration) -> Result<SimOutcome, SimError> {
+pub(crate) fn run_here(sim: Sim, budget: Duration) -> Result<SimOutcome, SimError> {
     sim.net.validate()?;
     sim.faults.validate()?;
     check_hosts(&sim)?;
@@ -75,7 +92,11 @@ fn check_hosts(sim: &Sim) -> Result<(), SimError> {
 }
 
 async fn iteration(sim: Sim, budget: Duration) -> (Arc<Shared>, Result<SimOutcome, SimError>) {
+    // First of all, before any code can draw from it.
+    let tokio_rng = TokioRng::learn();
     let start = Instant::now();
+    // From here on, `std::time` on this thread reads tokio's paused clock.
+    crate::os::attach_tokio_clock(start);
     let seed = sim.seed;
     let mut table = HostTable::new();
     let mut roots = Vec::new();
@@ -113,6 +134,7 @@ async fn iteration(sim: Sim, budget: Duration) -> (Arc<Shared>, Result<SimOutcom
     }
     crate::fault::chaos::start(&shared);
     let result = watch(&shared, budget, sim.config.stall_window).await;
+    let tokio_rng_draws = tokio_rng.and_then(|rng| rng.draws_since());
     let outcome = {
         let mut world = shared.lock();
         world.finished = true;
@@ -125,6 +147,7 @@ async fn iteration(sim: Sim, budget: Duration) -> (Arc<Shared>, Result<SimOutcom
                 sim_elapsed: at,
                 trace: world.net.trace.take_records(),
                 faults: world.net.faults.counts,
+                tokio_rng_draws,
                 workloads: world
                     .hosts
                     .iter()

@@ -2,17 +2,58 @@
 //! `"ip:port"` / `"host-name:port"` strings resolved through the host table.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 use crate::host::HostContext;
+use crate::net::errors;
 
 /// Something that names a simulated socket address, like tokio's
 /// `ToSocketAddrs`: `SocketAddr`, `SocketAddrV4`, `(Ipv4Addr, u16)`,
 /// `(IpAddr, u16)`, `(&str, u16)`, `&str` and `String` (`"10.0.0.1:80"`,
 /// or `"server:80"` with a host name of the simulation, or `"localhost:80"`).
+///
+/// A slice of socket addresses names several; `connect` and `bind` try them
+/// in turn, as tokio's do.
 pub trait ToSimAddr {
-    /// Resolves to one socket address; `lookup` maps host names to addresses.
+    /// Resolves to one socket address (the first, for several); `lookup`
+    /// maps host names to addresses.
     fn to_sim_addr(&self, lookup: &dyn Fn(&str) -> Option<Ipv4Addr>) -> io::Result<SocketAddr>;
+
+    /// Resolves to every address named, in order.
+    fn to_sim_addrs(
+        &self,
+        lookup: &dyn Fn(&str) -> Option<Ipv4Addr>,
+    ) -> io::Result<Vec<SocketAddr>> {
+        self.to_sim_addr(lookup).map(|addr| vec![addr])
+    }
+}
+
+impl ToSimAddr for [SocketAddr] {
+    fn to_sim_addr(&self, _: &dyn Fn(&str) -> Option<Ipv4Addr>) -> io::Result<SocketAddr> {
+        self.first().copied().ok_or_else(errors::no_address)
+    }
+
+    fn to_sim_addrs(&self, _: &dyn Fn(&str) -> Option<Ipv4Addr>) -> io::Result<Vec<SocketAddr>> {
+        Ok(self.to_vec())
+    }
+}
+
+impl ToSimAddr for SocketAddrV6 {
+    fn to_sim_addr(&self, _: &dyn Fn(&str) -> Option<Ipv4Addr>) -> io::Result<SocketAddr> {
+        Ok(SocketAddr::V6(*self))
+    }
+}
+
+impl ToSimAddr for (Ipv6Addr, u16) {
+    fn to_sim_addr(&self, _: &dyn Fn(&str) -> Option<Ipv4Addr>) -> io::Result<SocketAddr> {
+        Ok(SocketAddr::from(*self))
+    }
+}
+
+impl ToSimAddr for (String, u16) {
+    fn to_sim_addr(&self, lookup: &dyn Fn(&str) -> Option<Ipv4Addr>) -> io::Result<SocketAddr> {
+        (self.0.as_str(), self.1).to_sim_addr(lookup)
+    }
 }
 
 impl ToSimAddr for SocketAddr {
@@ -85,13 +126,27 @@ impl<T: ToSimAddr + ?Sized> ToSimAddr for &T {
     fn to_sim_addr(&self, lookup: &dyn Fn(&str) -> Option<Ipv4Addr>) -> io::Result<SocketAddr> {
         (**self).to_sim_addr(lookup)
     }
+
+    fn to_sim_addrs(
+        &self,
+        lookup: &dyn Fn(&str) -> Option<Ipv4Addr>,
+    ) -> io::Result<Vec<SocketAddr>> {
+        (**self).to_sim_addrs(lookup)
+    }
 }
 
-/// Resolves `addr` with the host table of `ctx`'s simulation.
-pub(crate) fn resolve<A: ToSimAddr + ?Sized>(
+/// Resolves every address `addr` names with the host table of `ctx`'s
+/// simulation; `InvalidInput` if it names none.
+pub(crate) fn resolve_all<A: ToSimAddr + ?Sized>(
     ctx: &HostContext,
     addr: &A,
-) -> io::Result<SocketAddr> {
-    let world = ctx.shared.lock();
-    addr.to_sim_addr(&|name| world.hosts.lookup(name))
+) -> io::Result<Vec<SocketAddr>> {
+    let addrs = {
+        let world = ctx.shared.lock();
+        addr.to_sim_addrs(&|name| world.hosts.lookup(name))?
+    };
+    if addrs.is_empty() {
+        return Err(errors::no_address());
+    }
+    Ok(addrs)
 }

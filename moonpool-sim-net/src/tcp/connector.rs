@@ -12,6 +12,7 @@ use super::SimTcpStream;
 use crate::host::HostContext;
 use crate::net::connection::Side;
 use crate::net::errors;
+use crate::net::options::SocketOptions;
 use crate::net::slab::Key;
 use crate::world::{Shared, Wakes};
 
@@ -83,6 +84,13 @@ enum State {
 }
 
 impl ConnectFuture {
+    /// Waits for the handshake of a connection already started.
+    pub(crate) fn started(shared: Arc<Shared>, conn: Key) -> Self {
+        Self {
+            state: State::Waiting { shared, conn },
+        }
+    }
+
     /// Connects from `ctx`'s host, or from the host the future is first
     /// polled in.
     pub(crate) fn with_context(ctx: Option<HostContext>, addr: SocketAddr) -> Self {
@@ -102,10 +110,11 @@ impl Future for ConnectFuture {
                 return Poll::Ready(Err(errors::outside_host()));
             };
             let mut wakes = Wakes::default();
-            let started = ctx
-                .shared
-                .lock()
-                .connect(ctx.host, ctx.incarnation, *addr, &mut wakes);
+            let started = {
+                let mut world = ctx.shared.lock();
+                let options = SocketOptions::defaults(&world.net.config);
+                world.connect(ctx.host, ctx.incarnation, *addr, None, options, &mut wakes)
+            };
             wakes.finish(&ctx.shared);
             match started {
                 Ok(conn) => {

@@ -10,10 +10,11 @@ use std::task::{Context, Poll};
 use futures_core::Stream;
 
 use super::SimTcpStream;
-use super::addr::{ToSimAddr, resolve};
+use super::addr::{ToSimAddr, resolve_all};
 use crate::host::HostContext;
 use crate::net::connection::Side;
 use crate::net::errors;
+use crate::net::options::{SocketOptions, checked_ttl};
 use crate::net::slab::Key;
 use crate::world::{Shared, Wakes};
 
@@ -31,7 +32,9 @@ pub struct SimTcpListener {
 
 impl SimTcpListener {
     /// Listens on `addr` (see [`ToSimAddr`]: `"0.0.0.0:7000"` works) on the
-    /// current host.
+    /// current host, with the backlog of
+    /// [`NetConfig::listen_backlog`](crate::NetConfig::listen_backlog)
+    /// (tokio's 1024). Several addresses are tried in turn, as tokio does.
     ///
     /// The address is `0.0.0.0` (every address of the host), the host's own
     /// address, or `127.0.0.1`. Port 0 picks a free ephemeral port (see
@@ -43,13 +46,24 @@ impl SimTcpListener {
         let Some(ctx) = HostContext::current() else {
             return Err(errors::outside_host());
         };
-        let addr = resolve(&ctx, &addr)?;
-        let (key, local) = ctx.shared.lock().bind(ctx.host, ctx.incarnation, addr)?;
-        Ok(SimTcpListener {
-            shared: ctx.shared,
-            key,
-            local,
-        })
+        let mut last = None;
+        for addr in resolve_all(&ctx, &addr)? {
+            let bound = {
+                let mut world = ctx.shared.lock();
+                let options = SocketOptions::defaults(&world.net.config);
+                let backlog = world.net.config.listen_backlog;
+                world.bind(ctx.host, ctx.incarnation, addr, options, backlog)
+            };
+            match bound {
+                Ok((key, local)) => return Ok(SimTcpListener::new(ctx.shared, key, local)),
+                Err(error) => last = Some(error),
+            }
+        }
+        Err(last.unwrap_or_else(errors::no_address))
+    }
+
+    pub(crate) fn new(shared: Arc<Shared>, key: Key, local: SocketAddr) -> Self {
+        Self { shared, key, local }
     }
 
     /// Waits for the next connection: the stream and the peer's address.
@@ -80,6 +94,28 @@ impl SimTcpListener {
     /// The bound address, with the port resolved if 0 was asked for.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         Ok(self.local)
+    }
+
+    /// `IP_TTL` of the listener, which the connections it accepts inherit.
+    pub fn ttl(&self) -> io::Result<u32> {
+        let world = self.shared.lock();
+        let listener = world.listeners.get(self.key).ok_or_else(errors::aborted)?;
+        Ok(listener.options.ttl)
+    }
+
+    /// Sets `IP_TTL` (1 ..= 255, or `u32::MAX` for the default; anything
+    /// else is `InvalidInput`, as on Linux). Connections accepted from now on
+    /// inherit it.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        let mut world = self.shared.lock();
+        let ttl = checked_ttl(ttl, world.net.config.default_ttl)
+            .ok_or_else(|| errors::invalid_input("TTL must be 1 ..= 255"))?;
+        let listener = world
+            .listeners
+            .get_mut(self.key)
+            .ok_or_else(errors::aborted)?;
+        listener.options.ttl = ttl;
+        Ok(())
     }
 
     /// The listener as a `Stream` of accepted connections.

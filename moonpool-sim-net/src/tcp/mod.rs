@@ -4,9 +4,15 @@
 mod addr;
 mod connector;
 mod listener;
+mod socket;
+mod split;
+mod split_owned;
 mod stream;
 
 pub use addr::ToSimAddr;
 pub use connector::{ConnectFuture, SimConnector};
 pub use listener::{SimIncoming, SimTcpListener};
+pub use socket::SimTcpSocket;
+pub use split::{ReadHalf, WriteHalf};
+pub use split_owned::{OwnedReadHalf, OwnedWriteHalf, ReuniteError};
 pub use stream::SimTcpStream;

@@ -88,7 +88,7 @@ pub fn add_net_events(
                 );
                 connections.insert(pair(client, server), (client, server, at));
             }
-            NetEvent::Segment { from, to, len } => {
+            NetEvent::Segment { from, to, len, .. } => {
                 timeline.instant(
                     at,
                     &track_of(to.ip()),
@@ -246,6 +246,7 @@ mod tests {
                     from: client,
                     to: server,
                     len: 8,
+                    digest: 0,
                 },
             },
             TraceRecord {

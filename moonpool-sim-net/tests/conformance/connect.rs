@@ -5,7 +5,7 @@ use std::io::ErrorKind;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::harness::{TestNet, conformance};
+use crate::harness::{StreamApi, TestNet, conformance};
 
 conformance!(
     connect_to_a_port_nobody_listens_on_is_refused,
@@ -13,21 +13,21 @@ conformance!(
     port_zero_binds_an_ephemeral_port,
     dropping_a_listener_keeps_accepted_connections_and_refuses_new_ones,
     local_and_peer_addrs_are_concrete_and_symmetric,
-    set_nodelay_is_accepted,
+    nodelay_is_off_by_default_and_reads_back_what_was_set,
 );
 
 async fn connect_to_a_port_nobody_listens_on_is_refused<N: TestNet>(net: N) {
     let listener = net.bind(0).await.unwrap();
     let addr = N::listener_addr(&listener);
     drop(listener);
-    let error = net.connect(addr).await.err().expect("connect must fail");
+    let error = net.connect(addr).await.expect_err("connect must fail");
     assert_eq!(error.kind(), ErrorKind::ConnectionRefused);
 }
 
 async fn bind_to_a_port_in_use_is_addr_in_use<N: TestNet>(net: N) {
     let listener = net.bind(0).await.unwrap();
     let port = N::listener_addr(&listener).port();
-    let error = net.bind(port).await.err().expect("second bind must fail");
+    let error = net.bind(port).await.expect_err("second bind must fail");
     assert_eq!(error.kind(), ErrorKind::AddrInUse);
 }
 
@@ -41,7 +41,7 @@ async fn port_zero_binds_an_ephemeral_port<N: TestNet>(net: N) {
         assert!((49152..=65535).contains(&port), "port {port}");
     }
     let (client, _server) = net.pair().await;
-    assert_ne!(N::local_addr(&client).port(), 0);
+    assert_ne!(client.local_addr().unwrap().port(), 0);
 }
 
 async fn dropping_a_listener_keeps_accepted_connections_and_refuses_new_ones<N: TestNet>(net: N) {
@@ -58,7 +58,7 @@ async fn dropping_a_listener_keeps_accepted_connections_and_refuses_new_ones<N: 
     let mut reply = [0u8; 2];
     client.read_exact(&mut reply).await.unwrap();
     assert_eq!(&reply, b"ok");
-    let error = net.connect(addr).await.err().expect("the listener is gone");
+    let error = net.connect(addr).await.expect_err("the listener is gone");
     assert_eq!(error.kind(), ErrorKind::ConnectionRefused);
 }
 
@@ -67,11 +67,11 @@ async fn local_and_peer_addrs_are_concrete_and_symmetric<N: TestNet>(net: N) {
     let addr = N::listener_addr(&listener);
     let (client, accepted) = tokio::join!(net.connect(addr), N::accept(&listener));
     let (client, (server, accepted_from)) = (client.unwrap(), accepted.unwrap());
-    assert_eq!(N::local_addr(&client), N::peer_addr(&server));
-    assert_eq!(N::peer_addr(&client), N::local_addr(&server));
-    assert_eq!(N::peer_addr(&client), addr);
-    assert_eq!(accepted_from, N::local_addr(&client));
-    for a in [N::local_addr(&client), N::local_addr(&server)] {
+    assert_eq!(client.local_addr().unwrap(), server.peer_addr().unwrap());
+    assert_eq!(client.peer_addr().unwrap(), server.local_addr().unwrap());
+    assert_eq!(client.peer_addr().unwrap(), addr);
+    assert_eq!(accepted_from, client.local_addr().unwrap());
+    for a in [client.local_addr().unwrap(), server.local_addr().unwrap()] {
         assert!(
             !a.ip().is_unspecified() && a.port() != 0,
             "{a} is not concrete"
@@ -79,8 +79,12 @@ async fn local_and_peer_addrs_are_concrete_and_symmetric<N: TestNet>(net: N) {
     }
 }
 
-async fn set_nodelay_is_accepted<N: TestNet>(net: N) {
+async fn nodelay_is_off_by_default_and_reads_back_what_was_set<N: TestNet>(net: N) {
     let (client, server) = net.pair().await;
-    N::set_nodelay(&client).unwrap();
-    N::set_nodelay(&server).unwrap();
+    assert!(!client.nodelay().unwrap());
+    client.set_nodelay(true).unwrap();
+    server.set_nodelay(true).unwrap();
+    assert!(client.nodelay().unwrap());
+    client.set_nodelay(false).unwrap();
+    assert!(!client.nodelay().unwrap());
 }

@@ -125,3 +125,36 @@ fn every_seed_of_a_sweep_replays_identically() {
         assert_eq!(first.events, second.events, "seed {seed}");
     }
 }
+
+/// One client sends `payload` to a server that reads it all.
+fn send(payload: &'static [u8]) -> SimOutcome {
+    Sim::new(3)
+        .record_trace(true)
+        .host("client", ip(2), move || async move {
+            sleep(Duration::from_millis(5)).await;
+            let mut stream = SimTcpStream::connect((ip(1), 9000)).await?;
+            stream.write_all(payload).await?;
+            stream.shutdown().await
+        })
+        .workload("server", ip(1), async {
+            let listener = SimTcpListener::bind("0.0.0.0:9000").await?;
+            let (mut stream, _) = listener.accept().await?;
+            let mut sink = Vec::new();
+            stream.read_to_end(&mut sink).await?;
+            Ok::<(), io::Error>(())
+        })
+        .run(Duration::from_secs(10))
+        .unwrap()
+}
+
+#[test]
+fn the_trace_hash_covers_the_bytes_not_only_their_lengths() {
+    let a = send(b"Date: Mon, 01 Jan 2024");
+    let b = send(b"Date: Tue, 02 Jan 2024");
+    assert_eq!(a.events, b.events, "the same events at the same times");
+    assert_ne!(a.trace_hash, b.trace_hash);
+    let first = a.trace.iter().zip(&b.trace).find(|(x, y)| x != y);
+    let (x, _) = first.expect("the traces name the segment that differs");
+    assert!(x.event.to_string().contains("22 bytes (crc32c "), "{x:?}");
+    assert_eq!(send(b"Date: Mon, 01 Jan 2024").trace_hash, a.trace_hash);
+}

@@ -2,10 +2,12 @@
 //! determinism, budgets and stalls, the connect/accept seams.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod backlog;
 mod budget;
 mod crash;
 mod determinism;
 mod errors;
+mod os;
 mod seams;
 mod sockets;
 

@@ -47,6 +47,13 @@ pub enum PeerError {
     },
 }
 
+/// A [`ConnectionEvents`](super::ConnectionEvents) wait ended without a
+/// value: the peer is gone (its last handle and its keeper were dropped),
+/// so no connection event will follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the peer is gone: no connection event will follow")]
+pub struct PeerGone;
+
 struct DisplayAddress<'a>(&'a Option<NetworkAddress>);
 
 impl fmt::Display for DisplayAddress<'_> {

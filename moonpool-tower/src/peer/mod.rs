@@ -21,6 +21,7 @@
 mod config;
 mod connection;
 mod error;
+mod events;
 mod handshake;
 mod keeper;
 mod metrics;
@@ -35,17 +36,18 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use moonpool_codec::NetworkAddress;
-use tokio::sync::{OwnedSemaphorePermit, watch};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::PollSemaphore;
 
 pub use config::PeerConfig;
-pub use error::{ConnectionError, FailureCause, HandshakeError, PeerError};
+pub use error::{ConnectionError, FailureCause, HandshakeError, PeerError, PeerGone};
+pub use events::{ConnectionEpoch, ConnectionEvents};
 pub use handshake::{
     COMPATIBLE_VERSION_MASK, HANDSHAKE_TOKEN, HANDSHAKE_TOKEN_INDEX, PROTOCOL_VERSION,
     versions_compatible,
 };
 pub use metrics::{FailureCounts, PeerMetrics, PeerState};
-pub use outgoing::{ConnectionEpoch, Delivery, Outgoing, ReliableHandle, SendReceipt};
+pub use outgoing::{Delivery, Outgoing, ReliableHandle, SendReceipt};
 
 pub(crate) use connection::{Established, Origin};
 pub(crate) use handshake::Handshake;
@@ -125,9 +127,11 @@ impl Peer {
     }
 
     /// The peer's connection history, updated on every connection
-    /// established and every failure. See [`SendReceipt`] for how a sender
-    /// learns that the connection its packet went out on has failed.
-    pub fn connection_events(&self) -> watch::Receiver<ConnectionEpoch> {
+    /// established, every failure and every change of state. Waiting on it
+    /// is deterministic (see [`ConnectionEvents`]). See [`SendReceipt`] for
+    /// how a sender learns that the connection its packet went out on has
+    /// failed.
+    pub fn connection_events(&self) -> ConnectionEvents {
         self.shared.events.subscribe()
     }
 

@@ -5,9 +5,9 @@ use std::future::Future;
 use std::sync::Weak;
 
 use moonpool_codec::Packet;
-use tokio::sync::watch;
 
 use super::PeerShared;
+use super::events::ConnectionEvents;
 use super::metrics::PeerState;
 
 /// How hard a peer tries to deliver a packet.
@@ -49,22 +49,6 @@ impl Outgoing {
     }
 }
 
-/// The connection history of a peer, published through
-/// [`Peer::connection_events`](super::Peer::connection_events).
-///
-/// Both counters only grow. `failures` counts every connection that ended
-/// and every attempt that failed: each such event discards the unreliable
-/// packets still queued and re-queues the reliable ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ConnectionEpoch {
-    /// Connections established so far.
-    pub connections: u64,
-    /// Connections ended and attempts failed so far.
-    pub failures: u64,
-    /// The peer's state as of the last change.
-    pub state: PeerState,
-}
-
 /// The answer of [`Peer::call`](super::Peer): the packet was accepted.
 ///
 /// **Has the connection my packet went out on failed?** A receipt records
@@ -81,7 +65,7 @@ pub struct SendReceipt {
     pub(crate) delivery: Delivery,
     pub(crate) failures_at_accept: u64,
     pub(crate) handle: Option<ReliableHandle>,
-    pub(crate) events: watch::Receiver<ConnectionEpoch>,
+    pub(crate) events: ConnectionEvents,
 }
 
 impl SendReceipt {
@@ -100,7 +84,8 @@ impl SendReceipt {
         self.handle
     }
 
-    /// The peer's [`ConnectionEpoch::failures`] when the packet was accepted.
+    /// The peer's [`ConnectionEpoch::failures`](super::ConnectionEpoch::failures)
+    /// when the packet was accepted.
     pub const fn failures_at_accept(&self) -> u64 {
         self.failures_at_accept
     }
@@ -108,12 +93,13 @@ impl SendReceipt {
     /// Whether a connection failure (or the peer's shutdown) has happened
     /// since the packet was accepted.
     pub fn connection_failed(&self) -> bool {
-        let current = *self.events.borrow();
+        let current = self.events.current();
         current.failures > self.failures_at_accept || current.state == PeerState::Closed
     }
 
-    /// Resolves once [`SendReceipt::connection_failed`] is true. Owns what it
-    /// needs, so it can be stored in a response future.
+    /// Resolves once [`SendReceipt::connection_failed`] is true, or the peer
+    /// is gone. Owns what it needs, so it can be stored in a response
+    /// future. Deterministic, as [`ConnectionEvents`] is.
     pub fn connection_failure(&self) -> impl Future<Output = ()> + Send + 'static {
         let mut events = self.events.clone();
         let after = self.failures_at_accept;

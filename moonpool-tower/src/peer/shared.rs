@@ -4,15 +4,16 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use moonpool_codec::NetworkAddress;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, TryAcquireError, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use super::PeerConfig;
 use super::connection::Established;
 use super::error::{ConnectionError, PeerError};
+use super::events::EpochPublisher;
 use super::metrics::{MetricsCells, PeerMetrics, PeerState};
-use super::outgoing::{ConnectionEpoch, Outgoing, ReliableHandle, SendReceipt};
+use super::outgoing::{Outgoing, ReliableHandle, SendReceipt};
 use super::queue::{SendQueue, Slot};
 
 /// Locks a mutex, recovering the data if a holder panicked: every critical
@@ -38,7 +39,8 @@ pub(crate) struct PeerShared {
     /// Wakes the keeper: something was queued, or the peer closed.
     pub(crate) work: Notify,
     pub(crate) metrics: MetricsCells,
-    pub(crate) events: watch::Sender<ConnectionEpoch>,
+    /// Publishes the connection history; dropped with the peer.
+    pub(crate) events: EpochPublisher,
     users: AtomicUsize,
     last_activity: Mutex<Instant>,
     closed: AtomicBool,
@@ -63,7 +65,7 @@ impl PeerShared {
             unreserved: Unreserved::new(config),
             work: Notify::new(),
             metrics: MetricsCells::default(),
-            events: watch::Sender::new(ConnectionEpoch::default()),
+            events: EpochPublisher::new(),
             users: AtomicUsize::new(0),
             last_activity: Mutex::new(Instant::now()),
             closed: AtomicBool::new(false),
@@ -107,7 +109,7 @@ impl PeerShared {
             let seq = queue.push(outgoing.packet, delivery, slot);
             // Read under the queue lock, as the keeper bumps it under the
             // same lock: see `SendReceipt` for why this is exact.
-            let failures_at_accept = self.events.borrow().failures;
+            let failures_at_accept = self.events.current().failures;
             SendReceipt {
                 delivery,
                 failures_at_accept,
@@ -185,7 +187,7 @@ impl PeerShared {
             MetricsCells::add(&self.metrics.unreliable_discarded, discarded as u64);
             self.metrics.count_failure(cause);
             self.metrics.set_state(state);
-            self.events.send_modify(|epoch| {
+            self.events.publish(|epoch| {
                 epoch.failures += 1;
                 epoch.state = state;
             });
@@ -197,12 +199,12 @@ impl PeerShared {
     pub(crate) fn connection_established(&self) {
         MetricsCells::add(&self.metrics.connections, 1);
         self.set_state(PeerState::Connected);
-        self.events.send_modify(|epoch| epoch.connections += 1);
+        self.events.publish(|epoch| epoch.connections += 1);
     }
 
     pub(crate) fn set_state(&self, state: PeerState) {
         self.metrics.set_state(state);
-        self.events.send_if_modified(|epoch| {
+        self.events.publish_if(|epoch| {
             let changed = epoch.state != state;
             epoch.state = state;
             changed

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use futures_core::Stream;
 use moonpool_codec::NetworkAddress;
 use rand::SeedableRng;
-use rand::rngs::StdRng;
+use rand::rngs::{StdRng, SysRng};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tower::BoxError;
 
@@ -71,9 +71,15 @@ impl Drop for TransportHandle {
 
 impl Transport {
     /// Starts building a transport that dials through `connector` (any
-    /// `tower::MakeConnection<SocketAddr>` that is `Clone + Send`) and draws
-    /// its randomness (connection ids, backoff jitter) from `rng`.
-    pub fn builder<C>(connector: C, rng: StdRng) -> TransportBuilder
+    /// `tower::MakeConnection<SocketAddr>` that is `Clone + Send`).
+    ///
+    /// The transport's randomness (connection ids, reply tokens, backoff
+    /// jitter) is seeded from the operating system's entropy when it is
+    /// built, so two runs of a program never draw the same tokens; inside a
+    /// moonpool simulation that entropy comes from the seed. Give
+    /// [`TransportBuilder::seed`] or [`TransportBuilder::rng`] to seed it
+    /// yourself.
+    pub fn builder<C>(connector: C) -> TransportBuilder
     where
         C: tower::Service<SocketAddr> + Clone + Send + 'static,
         C::Response: AsyncRead + AsyncWrite + Send + Unpin + 'static,
@@ -82,7 +88,7 @@ impl Transport {
     {
         TransportBuilder {
             connector: box_connector(connector),
-            rng,
+            rng: None,
             listen: None,
             executor: share(TokioExecutor),
             config: TransportConfig::default(),
@@ -145,7 +151,8 @@ impl std::fmt::Debug for Transport {
 /// Builds a [`Transport`] (see [`Transport::builder`]).
 pub struct TransportBuilder {
     connector: BoxConnector,
-    rng: StdRng,
+    /// `None`: seeded from OS entropy at `build`.
+    rng: Option<StdRng>,
     listen: Option<(NetworkAddress, BoxIncoming)>,
     executor: SharedExecutor,
     config: TransportConfig,
@@ -164,6 +171,24 @@ impl TransportBuilder {
     {
         self.listen = Some((address, box_incoming(incoming)));
         self
+    }
+
+    /// Draws the transport's randomness from `rng` instead of a generator
+    /// seeded from OS entropy: in a simulation, give it the simulated
+    /// host's seeded RNG; in a test, a `StdRng::seed_from_u64(..)`. The same
+    /// RNG state gives the same connection ids and reply tokens.
+    pub fn rng(mut self, rng: StdRng) -> Self {
+        self.rng = Some(rng);
+        self
+    }
+
+    /// Seeds the transport's randomness with `seed` instead of OS entropy:
+    /// the same as [`rng`](Self::rng)`(StdRng::seed_from_u64(seed))`,
+    /// without naming `rand`. For tests that want the same tokens on every
+    /// run; a production node should keep the default, or restarts would
+    /// reuse its tokens.
+    pub fn seed(self, seed: u64) -> Self {
+        self.rng(StdRng::seed_from_u64(seed))
     }
 
     /// Starts background tasks through `executor` instead of `tokio::spawn`.
@@ -192,9 +217,17 @@ impl TransportBuilder {
     ///
     /// Fails if the configuration is invalid (see
     /// [`TransportConfig::validate`]): an invalid reconnection schedule, or
-    /// a capacity too large to enforce.
-    pub fn build(mut self) -> Result<Transport, TransportConfigError> {
+    /// a capacity too large to enforce; or, with neither
+    /// [`rng`](Self::rng) nor [`seed`](Self::seed) given, if the operating
+    /// system has no entropy to give
+    /// ([`TransportConfigError::NoEntropy`]).
+    pub fn build(self) -> Result<Transport, TransportConfigError> {
         self.config.validate()?;
+        let mut rng = match self.rng {
+            Some(rng) => rng,
+            None => StdRng::try_from_rng(&mut SysRng)
+                .map_err(|source| TransportConfigError::NoEntropy { source })?,
+        };
         let (local, incoming) = match self.listen {
             Some((address, incoming)) => (Some(address), Some(incoming)),
             None => (None, None),
@@ -206,7 +239,7 @@ impl TransportBuilder {
         let router = EndpointRouter::new(
             local,
             tasks.cancelling_executor(),
-            StdRng::from_rng(&mut self.rng),
+            StdRng::from_rng(&mut rng),
             self.handler,
             self.config.endpoint.clone(),
         );
@@ -216,7 +249,7 @@ impl TransportBuilder {
             Arc::new(router.clone()),
             self.connector,
             tasks,
-            self.rng,
+            rng,
         )?);
         if let Some(incoming) = incoming {
             // A fresh context is not shut down: the loop always starts.

@@ -20,8 +20,6 @@ use moonpool_tower::peer::{HANDSHAKE_TOKEN, PROTOCOL_VERSION};
 use moonpool_tower::rpc::envelope::encode_request;
 use moonpool_tower::rpc::{RpcClient, RpcError};
 use moonpool_tower::transport::{Transport, TransportConfig};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::codec::Encoder;
@@ -93,7 +91,8 @@ pub async fn target(config: TransportConfig, delay: Duration) -> (Transport, Soc
         .await
         .unwrap();
     let address = incoming.local_addr().unwrap();
-    let transport = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(1))
+    let transport = Transport::builder(TcpConnector::new())
+        .seed(1)
         .config(config)
         .listen(address.into(), incoming)
         .build()
@@ -109,7 +108,8 @@ pub async fn target(config: TransportConfig, delay: Duration) -> (Transport, Soc
 /// A new well-behaved client's first call to the node at `address`: how
 /// long it took and how it ended (a timeout after [`LIMIT`] is a failure).
 pub async fn first_call(address: SocketAddr, seed: u64) -> (Duration, Result<Num, RpcError>) {
-    let client = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(seed))
+    let client = Transport::builder(TcpConnector::new())
+        .seed(seed)
         .build()
         .unwrap();
     let rpc = RpcClient::<Num, Num>::new(&client, Endpoint::new(address.into(), ECHO));

@@ -10,8 +10,6 @@ use std::time::Duration;
 use moonpool_codec::NetworkAddress;
 use moonpool_tower::net::{TcpConnector, TcpIncoming};
 use moonpool_tower::transport::Transport;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use tokio::io::DuplexStream;
 
 /// How long a test waits for anything before it fails instead of hanging.
@@ -30,7 +28,8 @@ pub async fn tcp_server(seed: u64) -> (Transport, NetworkAddress) {
         .await
         .unwrap();
     let address: NetworkAddress = incoming.local_addr().unwrap().into();
-    let transport = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(seed))
+    let transport = Transport::builder(TcpConnector::new())
+        .seed(seed)
         .listen(address, incoming)
         .build()
         .unwrap();
@@ -39,7 +38,8 @@ pub async fn tcp_server(seed: u64) -> (Transport, NetworkAddress) {
 
 /// A node that connects over TCP and listens nowhere (an anonymous client).
 pub fn tcp_client(seed: u64) -> Transport {
-    Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(seed))
+    Transport::builder(TcpConnector::new())
+        .seed(seed)
         .build()
         .unwrap()
 }
@@ -49,7 +49,8 @@ pub fn tcp_client(seed: u64) -> Transport {
 pub fn local_node(seed: u64, address: &str) -> (Transport, NetworkAddress) {
     let address: NetworkAddress = address.parse::<SocketAddr>().unwrap().into();
     let never = futures_util::stream::pending::<io::Result<(DuplexStream, SocketAddr)>>();
-    let transport = Transport::builder(TcpConnector::new(), StdRng::seed_from_u64(seed))
+    let transport = Transport::builder(TcpConnector::new())
+        .seed(seed)
         .listen(address, never)
         .build()
         .unwrap();

@@ -14,8 +14,6 @@ use futures_util::Stream;
 use moonpool_codec::{NetworkAddress, Packet, Uid};
 use moonpool_tower::peer::{Peer, PeerConfig};
 use moonpool_tower::transport::{Inbound, InboundChannel, Transport, TransportConfig};
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use tokio::io::DuplexStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -130,7 +128,8 @@ impl MemoryNet {
     /// A node listening at `address` that records what it receives.
     pub fn server(&self, address: SocketAddr, seed: u64, config: TransportConfig) -> Node {
         let (handler, received) = InboundChannel::new(100_000);
-        let transport = Transport::builder(self.connector(), StdRng::seed_from_u64(seed))
+        let transport = Transport::builder(self.connector())
+            .seed(seed)
             .listen(NetworkAddress::from(address), self.listen(address))
             .config(config)
             .inbound(handler)
@@ -145,7 +144,8 @@ impl MemoryNet {
     /// A node that does not listen.
     pub fn client(&self, seed: u64, config: TransportConfig) -> Node {
         let (handler, received) = InboundChannel::new(100_000);
-        let transport = Transport::builder(self.connector(), StdRng::seed_from_u64(seed))
+        let transport = Transport::builder(self.connector())
+            .seed(seed)
             .config(config)
             .inbound(handler)
             .build()
