@@ -3,7 +3,10 @@
 //! or hard per seed): every call resolves exactly once, no reply without a request, `BrokenPromise` only
 //! for dropped promises, `EndpointNotFound` only for unregistered tokens,
 //! no call outlives its timeout, and (where the servers stay up) every
-//! reliable call is answered. Each scenario also passes the determinism
+//! reliable call is answered. Faults last a minute (the chaos phase); a
+//! call still waiting then is judged after the network is healed (the
+//! check phase, see `ClientPlan::chaos_for`): a swarm draw of near-constant
+//! partitions and failed connects may leave no usable connection before. Each scenario also passes the determinism
 //! check (every seed run twice, traces compared).
 //!
 //! Scenarios: 1 client x 1 server, 2 clients x 1 server, a 3-node mesh, a
@@ -38,7 +41,7 @@ const DETERMINISM_SWEEP_SEEDS: u64 = 1000;
 const LONG_SEEDS: u64 = 500;
 
 /// Simulated time an iteration may take: calls that must be answered wait
-/// up to two minutes through partitions.
+/// up to two minutes (a minute of chaos, then the healed network).
 const BUDGET: Duration = Duration::from_secs(600);
 
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);

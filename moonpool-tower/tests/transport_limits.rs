@@ -15,7 +15,6 @@ use moonpool_tower::transport::{
     AcceptConfig, AcceptMetrics, EndpointConfig, Transport, TransportConfig, TransportConfigError,
 };
 use peer_support::{MemoryNet, addr, eventually, number, packet};
-use tokio::io::AsyncReadExt;
 use tokio_util::codec::Framed;
 
 const WITHIN: Duration = Duration::from_secs(10);
@@ -31,45 +30,96 @@ fn limits(max_handshaking: usize, max_anonymous_peers: usize) -> TransportConfig
     }
 }
 
+/// Whether the server closed `framed` (end of stream) within [`WITHIN`].
+async fn closed(framed: &mut Framed<tokio::io::DuplexStream, PacketCodec>) -> bool {
+    matches!(
+        tokio::time::timeout(WITHIN, framed.next()).await,
+        Ok(None | Some(Err(_)))
+    )
+}
+
+/// Connects, and reads the server's handshake; sends none.
+async fn stalled(
+    net: &MemoryNet,
+    address: std::net::SocketAddr,
+) -> Framed<tokio::io::DuplexStream, PacketCodec> {
+    let mut framed = Framed::new(net.connect(address).await.unwrap(), PacketCodec::new());
+    assert_eq!(framed.next().await.unwrap().unwrap().token, HANDSHAKE_TOKEN);
+    framed
+}
+
 #[tokio::test(start_paused = true)]
-async fn connections_beyond_the_handshake_limit_are_closed_at_once() {
+async fn a_new_connection_evicts_the_oldest_unfinished_handshake_when_the_limit_is_full() {
     let net = MemoryNet::default();
     let address = addr("10.0.0.1:1");
     let server = net.server(address, 1, limits(2, 100));
-    // Three connections that never send their handshake.
-    let mut waiting = Vec::new();
-    for _ in 0..2 {
-        let mut framed = Framed::new(net.connect(address).await.unwrap(), PacketCodec::new());
-        assert_eq!(framed.next().await.unwrap().unwrap().token, HANDSHAKE_TOKEN);
-        waiting.push(framed);
-    }
-    let mut refused = net.connect(address).await.unwrap();
-    let mut byte = [0u8; 1];
-    assert_eq!(
-        tokio::time::timeout(WITHIN, refused.read(&mut byte))
-            .await
-            .unwrap()
-            .unwrap(),
-        0,
-        "closed without a handshake"
-    );
+    let mut oldest = stalled(&net, address).await;
+    let mut second = stalled(&net, address).await;
+    let mut newest = stalled(&net, address).await;
+    assert!(closed(&mut oldest).await, "the oldest made room");
     assert_eq!(
         server.transport.accept_metrics(),
         AcceptMetrics {
             accepted: 3,
-            refused_handshaking: 1,
+            evicted_handshaking: 1,
+            evicted_same_source: 0,
+            handshake_timeouts: 0,
             refused_anonymous: 0,
             handshaking: 2,
             anonymous_peers: 0,
         }
     );
 
-    // Their handshakes time out (5 s), which frees the places.
+    // The others reach their deadline (5 s), which frees their places.
     tokio::time::sleep(Duration::from_secs(6)).await;
-    assert_eq!(server.transport.accept_metrics().handshaking, 0);
-    let mut later = Framed::new(net.connect(address).await.unwrap(), PacketCodec::new());
-    assert_eq!(later.next().await.unwrap().unwrap().token, HANDSHAKE_TOKEN);
-    drop(waiting);
+    assert!(closed(&mut second).await && closed(&mut newest).await);
+    let metrics = server.transport.accept_metrics();
+    assert_eq!((metrics.handshaking, metrics.handshake_timeouts), (0, 2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_source_over_its_handshake_share_evicts_its_own_oldest() {
+    let net = MemoryNet::default();
+    let address = addr("10.0.0.1:1");
+    let config = TransportConfig {
+        accept: AcceptConfig {
+            max_handshaking: 100,
+            max_handshaking_per_source: 2,
+            ..AcceptConfig::default()
+        },
+        ..TransportConfig::default()
+    };
+    let server = net.server(address, 1, config);
+    let mut oldest = stalled(&net, address).await;
+    let _second = stalled(&net, address).await;
+    let _newest = stalled(&net, address).await;
+    assert!(closed(&mut oldest).await);
+    let metrics = server.transport.accept_metrics();
+    assert_eq!(
+        (
+            metrics.evicted_same_source,
+            metrics.evicted_handshaking,
+            metrics.handshaking
+        ),
+        (1, 0, 2)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_completes_its_handshake_while_stalled_connections_fill_the_limit() {
+    let net = MemoryNet::default();
+    let address = addr("10.0.0.1:1");
+    let mut server = net.server(address, 1, limits(4, 100));
+    let mut attackers = Vec::new();
+    for _ in 0..8 {
+        attackers.push(stalled(&net, address).await);
+    }
+    let client = net.client(2, TransportConfig::default());
+    let mut peer = client.peer(address);
+    peer.send(Outgoing::reliable(packet(7))).await.unwrap();
+    assert_eq!(number(&server.recv(WITHIN).await.packet), 7);
+    assert!(server.transport.accept_metrics().evicted_handshaking >= 4);
+    drop(attackers);
 }
 
 #[tokio::test(start_paused = true)]

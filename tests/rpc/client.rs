@@ -20,8 +20,19 @@ pub struct ClientPlan {
     pub calls: u64,
     /// The servers to spread them over.
     pub servers: Vec<Ipv4Addr>,
+    /// How long the simulator's random faults last (FoundationDB's chaos
+    /// phase, measured from the start of the calls). Then the check phase
+    /// begins: the client and its servers are marked stable and every
+    /// partition and clog is healed, so that a call still waiting then is
+    /// judged on a healthy network. A swarm draw may leave no usable
+    /// connection for minutes (partitions every few hundred milliseconds,
+    /// lasting seconds, plus refused and hanging connects); liveness is
+    /// only promised once the faults stop.
+    pub chaos_for: Duration,
     /// Every call goes through tower's `Timeout`: reliable calls to `echo`
-    /// (which must be answered, however long partitions last) this long...
+    /// (which must be answered once the network is healthy) this long:
+    /// longer than `chaos_for` plus `spread`, with time to spare for the
+    /// reconnection after the heal...
     pub must_answer_timeout: Duration,
     /// ...other calls this long by default...
     pub timeout: Duration,
@@ -41,6 +52,7 @@ impl Default for ClientPlan {
         Self {
             calls: 40,
             servers: Vec::new(),
+            chaos_for: Duration::from_secs(60),
             must_answer_timeout: Duration::from_secs(120),
             timeout: Duration::from_secs(10),
             short_timeout: Duration::from_millis(100),
@@ -53,7 +65,8 @@ impl Default for ClientPlan {
 
 /// Makes the planned calls from the node at `ip` through `transport`,
 /// concurrently, and publishes a [`ClientLog`]; returns when every call
-/// has resolved.
+/// has resolved. If calls are still waiting after [`ClientPlan::chaos_for`],
+/// heals the network for them (see there).
 pub async fn run_calls(
     ip: Ipv4Addr,
     transport: &Transport,
@@ -156,8 +169,24 @@ pub async fn run_calls(
             });
         }));
     }
-    for call in calls {
-        call.await?;
+    let all_resolved = async {
+        for call in calls {
+            call.await?;
+        }
+        Ok::<(), BoxError>(())
+    };
+    let check_phase = async {
+        tokio::time::sleep(plan.chaos_for).await;
+        for &stable in plan.servers.iter().chain([&ip]) {
+            sim.mark_stable(stable)?;
+        }
+        sim.heal()?;
+        sometimes!(true, "calls waited for the check phase");
+        std::future::pending::<Result<(), BoxError>>().await
+    };
+    tokio::select! {
+        biased;
+        result = all_resolved => result,
+        error = check_phase => error,
     }
-    Ok(())
 }

@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::{Ready, ready};
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
@@ -14,11 +14,22 @@ use tokio::sync::mpsc;
 use tracing::debug;
 
 use super::ReplyPromise;
-use crate::endpoint::{EndpointRouter, IncomingPacket, RouterError, RouterShared};
+use crate::endpoint::{
+    CallerShares, EndpointRouter, IncomingPacket, RouterError, RouterShared, ShareGuard,
+};
 use crate::rpc::envelope::split_request;
 
 type Item<Req, Resp, RC> = (Req, ReplyPromise<Resp, RC>);
 
+/// A queued request, with its place in its caller's share of the queue
+/// (given back when the request is taken off the queue).
+type Queued<Req, Resp, RC> = (Req, ReplyPromise<Resp, RC>, ShareGuard);
+
+fn unqueue<Req, Resp, RC>(
+    (request, promise, _share): Queued<Req, Resp, RC>,
+) -> Item<Req, Resp, RC> {
+    (request, promise)
+}
 /// The requests addressed to one endpoint, as FoundationDB's
 /// `RequestStream`: a [`Stream`] of `(request, promise)` pairs, for servers
 /// written as a loop that selects over several streams.
@@ -27,7 +38,11 @@ type Item<Req, Resp, RC> = (Req, ReplyPromise<Resp, RC>);
 /// connection: the queue holds at most
 /// [`EndpointConfig::request_stream_capacity`](crate::transport::EndpointConfig)
 /// requests, and one arriving at a full queue is answered `BrokenPromise` at
-/// once, so no peer can grow a slow server's memory without limit. A request
+/// once, so no peer can grow a slow server's memory without limit. Each
+/// peer holds at most
+/// [`EndpointConfig::request_stream_capacity_per_peer`](crate::transport::EndpointConfig::request_stream_capacity_per_peer)
+/// of those places: one beyond is answered `BrokenPromise` too, so a peer
+/// that floods fills its share, not the queue. A request
 /// that does not decode is answered `BadRequest` and not yielded.
 ///
 /// Dropping the stream unregisters its token (later requests are answered
@@ -59,7 +74,7 @@ type Item<Req, Resp, RC> = (Req, ReplyPromise<Resp, RC>);
 /// # }
 /// ```
 pub struct RequestStream<Req, Resp, RC = ProstCodec<Resp>> {
-    receiver: mpsc::Receiver<Item<Req, Resp, RC>>,
+    receiver: mpsc::Receiver<Queued<Req, Resp, RC>>,
     token: Uid,
     router: Weak<RouterShared>,
     registration: u64,
@@ -73,7 +88,7 @@ impl<Req, Resp, RC> RequestStream<Req, Resp, RC> {
 
     /// The next request, or `None` once the router is gone.
     pub async fn recv(&mut self) -> Option<Item<Req, Resp, RC>> {
-        self.receiver.recv().await
+        self.receiver.recv().await.map(unqueue)
     }
 
     /// How many requests are queued.
@@ -88,7 +103,7 @@ impl<Req, Resp, RC> RequestStream<Req, Resp, RC> {
 
     /// The next request if one is queued.
     pub fn try_recv(&mut self) -> Option<Item<Req, Resp, RC>> {
-        self.receiver.try_recv().ok()
+        self.receiver.try_recv().ok().map(unqueue)
     }
 }
 
@@ -96,7 +111,10 @@ impl<Req, Resp, RC> Stream for RequestStream<Req, Resp, RC> {
     type Item = Item<Req, Resp, RC>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut().receiver.poll_recv(cx)
+        self.get_mut()
+            .receiver
+            .poll_recv(cx)
+            .map(|item| item.map(unqueue))
     }
 }
 
@@ -118,7 +136,9 @@ impl<Req, Resp, RC> fmt::Debug for RequestStream<Req, Resp, RC> {
 
 /// The router's side of a [`RequestStream`]: decodes and queues.
 struct StreamSink<Req, Resp, QC, RC> {
-    sender: mpsc::Sender<Item<Req, Resp, RC>>,
+    sender: mpsc::Sender<Queued<Req, Resp, RC>>,
+    shares: Arc<CallerShares>,
+    per_peer: usize,
     request_codec: QC,
     response_codec: RC,
     _types: PhantomData<fn(Req) -> Resp>,
@@ -128,6 +148,8 @@ impl<Req, Resp, QC: Clone, RC: Clone> Clone for StreamSink<Req, Resp, QC, RC> {
     fn clone(&self) -> Self {
         Self {
             sender: self.sender.clone(),
+            shares: Arc::clone(&self.shares),
+            per_peer: self.per_peer,
             request_codec: self.request_codec.clone(),
             response_codec: self.response_codec.clone(),
             _types: PhantomData,
@@ -154,17 +176,26 @@ where
             debug!(%token, "request shorter than its reply token dropped");
             return ready(Ok(()));
         };
+        let caller = incoming.reply.caller();
         let promise = ReplyPromise::new(reply_token, incoming.reply, self.response_codec.clone());
         match self.request_codec.decode(body) {
-            // A full or closed stream hands the pair back; dropping it
-            // answers BrokenPromise.
-            Ok(request) => {
-                if let Err(mpsc::error::TrySendError::Full(_)) =
-                    self.sender.try_send((request, promise))
-                {
-                    debug!(%token, "request stream full: request answered BrokenPromise");
+            // A full or closed stream hands the request back, and a caller
+            // over its share keeps it; dropping the promise answers
+            // BrokenPromise.
+            Ok(request) => match self.shares.try_take(caller, self.per_peer) {
+                Some(share) => {
+                    if let Err(mpsc::error::TrySendError::Full(_)) =
+                        self.sender.try_send((request, promise, share))
+                    {
+                        debug!(%token, "request stream full: request answered BrokenPromise");
+                    }
                 }
-            }
+                None => debug!(
+                    %token,
+                    per_peer = self.per_peer,
+                    "the caller holds its share of the request stream: request answered BrokenPromise"
+                ),
+            },
             Err(error) => {
                 debug!(%token, %error, "undecodable request");
                 promise.send_bad_request(error.to_string());
@@ -208,6 +239,8 @@ impl EndpointRouter {
         let (sender, receiver) = mpsc::channel(capacity);
         let sink = StreamSink {
             sender,
+            shares: CallerShares::new(),
+            per_peer: self.shared.config.request_stream_capacity_per_peer,
             request_codec,
             response_codec,
             _types: PhantomData,

@@ -1,5 +1,6 @@
 //! Running the service a packet is routed to: in place when it answers at
-//! once, else as a task, with a bound on how many such tasks run.
+//! once, else as a task, with a bound on how many such tasks run, in total
+//! and per caller.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -8,6 +9,7 @@ use std::task::{Context, Poll, Waker};
 use tower::{Service, ServiceExt};
 use tracing::debug;
 
+use super::share::{Caller, CallerShares, ShareGuard};
 use super::{EndpointRouter, IncomingPacket, PacketService};
 use crate::executor::SharedExecutor;
 
@@ -23,43 +25,68 @@ use crate::executor::SharedExecutor;
 /// place a node holds requests it has not answered.
 pub const DEFAULT_MAX_HANDLER_TASKS: usize = 4096;
 
-/// The handler tasks of one router: how many run, how many may, and how
-/// many requests were refused one.
+/// The handler tasks of one router: how many run (in total and per
+/// caller), how many may, and how many requests were refused one.
 #[derive(Debug)]
 pub(crate) struct HandlerTasks {
     running: AtomicUsize,
     limit: AtomicUsize,
+    per_caller: usize,
+    shares: Arc<CallerShares>,
     rejected: AtomicU64,
 }
 
-/// One running handler task's place in the count; gives it back on drop
+/// One running handler task's place in the counts; gives it back on drop
 /// (the task finished, or its executor dropped it).
-struct TaskSlot(Arc<HandlerTasks>);
+struct TaskSlot {
+    tasks: Arc<HandlerTasks>,
+    _share: ShareGuard,
+}
 
 impl Drop for TaskSlot {
     fn drop(&mut self) {
-        self.0.running.fetch_sub(1, Ordering::AcqRel);
+        self.tasks.running.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
+/// Why a request got no handler task.
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    /// `limit` tasks run.
+    Limit,
+    /// Its caller runs its whole share.
+    Share,
+}
+
 impl HandlerTasks {
-    pub(crate) fn new(limit: usize) -> Arc<Self> {
+    /// At most `limit` tasks, at most `per_caller` for one caller.
+    pub(crate) fn new(limit: usize, per_caller: usize) -> Arc<Self> {
         Arc::new(Self {
             running: AtomicUsize::new(0),
             limit: AtomicUsize::new(limit),
+            per_caller,
+            shares: CallerShares::new(),
             rejected: AtomicU64::new(0),
         })
     }
 
-    /// A slot for one more task, unless `limit` already run.
-    fn try_start(self: &Arc<Self>) -> Option<TaskSlot> {
+    /// A slot for one more task of `caller`, unless it runs its share or
+    /// `limit` tasks already run.
+    fn try_start(self: &Arc<Self>, caller: Caller) -> Result<TaskSlot, Refusal> {
+        let share = self
+            .shares
+            .try_take(caller, self.per_caller)
+            .ok_or(Refusal::Share)?;
         let limit = self.limit.load(Ordering::Acquire);
         self.running
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |running| {
                 (running < limit).then_some(running + 1)
             })
-            .ok()?;
-        Some(TaskSlot(Arc::clone(self)))
+            .map_err(|_| Refusal::Limit)?;
+        Ok(TaskSlot {
+            tasks: Arc::clone(self),
+            _share: share,
+        })
     }
 }
 
@@ -67,7 +94,8 @@ impl HandlerTasks {
 ///
 /// `poll_ready` and the response future are first polled in place, so a
 /// service that answers at once costs no task. What is left runs as a task
-/// of `executor` if `tasks` has room. If not, the work is dropped and
+/// of `executor` if `tasks` has room, and the request's caller has not used
+/// its share of it. If not, the work is dropped and
 /// counted: a response future is dropped (a typed endpoint's then answers
 /// `BrokenPromise` through its promise, which exists by then), and a
 /// packet whose service was not even ready is dropped unanswered.
@@ -78,6 +106,7 @@ pub(crate) fn dispatch(
     incoming: IncomingPacket,
 ) {
     let token = incoming.packet.token;
+    let caller = incoming.reply.caller();
     let mut cx = Context::from_waker(Waker::noop());
     match service.poll_ready(&mut cx) {
         Poll::Ready(Ok(())) => {
@@ -88,13 +117,13 @@ pub(crate) fn dispatch(
             if future.as_mut().poll(&mut cx).is_ready() {
                 return;
             }
-            match tasks.try_start() {
-                Some(slot) => executor(Box::pin(async move {
+            match tasks.try_start(caller) {
+                Ok(slot) => executor(Box::pin(async move {
                     let _ = future.await;
                     drop(slot);
                 })),
-                None => {
-                    reject(tasks, token);
+                Err(refusal) => {
+                    reject(tasks, token, refusal);
                     // Dropping the future answers BrokenPromise through
                     // the promise it holds.
                     drop(future);
@@ -102,23 +131,30 @@ pub(crate) fn dispatch(
             }
         }
         Poll::Ready(Err(never)) => match never {},
-        Poll::Pending => match tasks.try_start() {
-            Some(slot) => executor(Box::pin(async move {
+        Poll::Pending => match tasks.try_start(caller) {
+            Ok(slot) => executor(Box::pin(async move {
                 let _ = service.oneshot(incoming).await;
                 drop(slot);
             })),
-            None => reject(tasks, token),
+            Err(refusal) => reject(tasks, token, refusal),
         },
     }
 }
 
-fn reject(tasks: &HandlerTasks, token: moonpool_codec::Uid) {
+fn reject(tasks: &HandlerTasks, token: moonpool_codec::Uid, refusal: Refusal) {
     tasks.rejected.fetch_add(1, Ordering::Relaxed);
-    debug!(
-        %token,
-        limit = tasks.limit.load(Ordering::Relaxed),
-        "handler task limit reached: request dropped"
-    );
+    match refusal {
+        Refusal::Limit => debug!(
+            %token,
+            limit = tasks.limit.load(Ordering::Relaxed),
+            "handler task limit reached: request dropped"
+        ),
+        Refusal::Share => debug!(
+            %token,
+            per_caller = tasks.per_caller,
+            "the caller runs its share of handler tasks: request dropped"
+        ),
+    }
 }
 
 impl EndpointRouter {
@@ -135,6 +171,10 @@ impl EndpointRouter {
     /// until fewer than `limit` run. A limit of 0 serves only requests
     /// answered at once.
     ///
+    /// Each caller (the peer a request came through) may also run at most
+    /// [`EndpointConfig::max_handler_tasks_per_peer`](crate::transport::EndpointConfig::max_handler_tasks_per_peer)
+    /// tasks, so one flooding peer cannot take every place.
+    ///
     /// Beyond the limit, a request whose service does not answer at once
     /// is dropped: a typed endpoint ([`serve`](Self::serve)) answers it
     /// `BrokenPromise` at once, so the caller learns of the overload (its
@@ -150,7 +190,8 @@ impl EndpointRouter {
     }
 
     /// How many requests were dropped because
-    /// [`max_handler_tasks`](Self::max_handler_tasks) tasks were running.
+    /// [`max_handler_tasks`](Self::max_handler_tasks) tasks were running,
+    /// or their caller ran its share of them.
     pub fn rejected_requests(&self) -> u64 {
         self.shared.tasks.rejected.load(Ordering::Relaxed)
     }

@@ -32,6 +32,7 @@ mod map;
 mod not_found;
 mod reply_path;
 mod router;
+mod share;
 mod typed;
 
 use moonpool_codec::{Packet, Uid};
@@ -44,6 +45,7 @@ pub use typed::TypedEndpoint;
 
 pub(crate) use not_found::is_reserved;
 pub(crate) use router::{Resolution, RouterShared};
+pub(crate) use share::{CallerShares, ShareGuard};
 
 /// A packet delivered to an endpoint, with the way back to its sender.
 #[derive(Debug, Clone)]

@@ -7,6 +7,7 @@ use moonpool_codec::{NetworkAddress, Packet};
 use tracing::trace;
 
 use super::router::RouterShared;
+use super::share::Caller;
 use crate::peer::{Outgoing, Peer};
 
 /// The way back to whoever sent a packet: the [`Peer`] it arrived through
@@ -55,6 +56,15 @@ impl ReplyPath {
         match &self.route {
             Route::Peer(peer) => peer.address(),
             Route::Local(router) => router.upgrade().and_then(|router| router.local_address()),
+        }
+    }
+
+    /// Who sent the packet, for per-caller shares: its peer, or this node.
+    pub(crate) fn caller(&self) -> Caller {
+        match &self.route {
+            Route::Peer(peer) => Caller(peer.identity()),
+            // No peer's identity is 0: it is the address of a live `Arc`.
+            Route::Local(_) => Caller(0),
         }
     }
 

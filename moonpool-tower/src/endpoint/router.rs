@@ -86,8 +86,10 @@ pub(crate) struct RouterShared {
 ///   response future are first polled in place (a service that answers at
 ///   once costs no task); the rest runs as a task of the transport's
 ///   executor, at most [`max_handler_tasks`](Self::max_handler_tasks) at
-///   once: beyond that the request is dropped, which a typed endpoint
-///   answers `BrokenPromise`;
+///   once, and at most
+///   [`EndpointConfig::max_handler_tasks_per_peer`](crate::transport::EndpointConfig::max_handler_tasks_per_peer)
+///   for the requests of one peer: beyond that the request is dropped,
+///   which a typed endpoint answers `BrokenPromise`;
 /// - `t` is the well-known `EndpointNotFound` token: the payload names a
 ///   token the sender does not serve, and every pending call addressed to
 ///   that token at the sender's listening address (this node's own for a
@@ -127,7 +129,10 @@ impl EndpointRouter {
                 state: Mutex::new(state),
                 local,
                 executor,
-                tasks: HandlerTasks::new(config.max_handler_tasks),
+                tasks: HandlerTasks::new(
+                    config.max_handler_tasks,
+                    config.max_handler_tasks_per_peer,
+                ),
                 fallback,
                 config,
             }),

@@ -11,4 +11,4 @@ mod boxed;
 mod tcp;
 
 pub(crate) use boxed::{BoxConnector, BoxIncoming, BoxIo, box_connector, box_incoming};
-pub use tcp::{TcpConnector, TcpIncoming};
+pub use tcp::{TcpConnector, TcpIncoming, TcpListenConfig};

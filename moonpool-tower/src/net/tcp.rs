@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 /// Connects over TCP with `TCP_NODELAY` set.
 ///
@@ -64,11 +64,46 @@ pub struct TcpIncoming {
     listener: TcpListener,
 }
 
+/// The tunables of a TCP listener ([`TcpIncoming::bind_with`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpListenConfig {
+    /// The listen backlog: connections the kernel completes and holds
+    /// until the node accepts them. Default 4096 (Linux caps it at
+    /// `net.core.somaxconn`, 4096 by default): beyond the backlog the kernel
+    /// drops new connection attempts, and a client whose SYN was dropped
+    /// retries only after its retransmission timeout (1 s, then 3 s), so a
+    /// burst of hostile connections larger than tokio's default of 1024
+    /// would delay every new client by seconds even though the node evicts
+    /// stalled handshakes at once.
+    pub backlog: u32,
+}
+
+impl Default for TcpListenConfig {
+    fn default() -> Self {
+        Self { backlog: 4096 }
+    }
+}
+
 impl TcpIncoming {
     /// Binds a listener to `addr` (port 0 picks a free port; see
-    /// [`TcpIncoming::local_addr`]).
+    /// [`TcpIncoming::local_addr`]) with the default [`TcpListenConfig`].
     pub async fn bind(addr: SocketAddr) -> io::Result<Self> {
-        Ok(Self::from_listener(TcpListener::bind(addr).await?))
+        Self::bind_with(addr, TcpListenConfig::default())
+    }
+
+    /// Binds a listener to `addr` with `config` (and `SO_REUSEADDR` on
+    /// Unix, as tokio's own `TcpListener::bind`). Must be called within a
+    /// tokio runtime.
+    pub fn bind_with(addr: SocketAddr, config: TcpListenConfig) -> io::Result<Self> {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        #[cfg(unix)]
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        Ok(Self::from_listener(socket.listen(config.backlog)?))
     }
 
     /// Accepts from an existing listener.

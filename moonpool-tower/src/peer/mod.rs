@@ -188,6 +188,12 @@ impl Peer {
     pub fn same_peer(&self, other: &Peer) -> bool {
         Arc::ptr_eq(&self.shared, &other.shared)
     }
+
+    /// A number that differs between peers alive at the same time (equal
+    /// for handles of the same peer): for counting per-peer shares.
+    pub(crate) fn identity(&self) -> usize {
+        Arc::as_ptr(&self.shared) as usize
+    }
 }
 
 impl tower::Service<Outgoing> for Peer {

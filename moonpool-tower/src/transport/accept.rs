@@ -7,14 +7,17 @@ use futures_util::StreamExt;
 use tracing::{Instrument, debug, debug_span, warn};
 
 use super::NodeContext;
-use super::admission::Slot;
+use super::handshakes::HandshakeSlot;
 use crate::net::{BoxIncoming, BoxIo};
 use crate::peer::{Established, Handshake, HandshakeError, Origin, Wire};
 
 /// Accepts connections until shutdown or until the stream ends, and starts
-/// a handshake task for each, as long as fewer than
+/// a handshake task for each. Beyond
 /// [`AcceptConfig::max_handshaking`](super::AcceptConfig::max_handshaking)
-/// are in theirs; beyond that, a new connection is closed at once.
+/// handshakes under way (or
+/// [`max_handshaking_per_source`](super::AcceptConfig::max_handshaking_per_source)
+/// from the new connection's source), the oldest unfinished one is closed
+/// to make room.
 pub(crate) async fn accept_loop(ctx: Arc<NodeContext>, mut incoming: BoxIncoming) {
     loop {
         let accepted = tokio::select! {
@@ -36,10 +39,7 @@ pub(crate) async fn accept_loop(ctx: Arc<NodeContext>, mut incoming: BoxIncoming
                 }
             }
             Some(Ok((io, from))) => {
-                let Some(slot) = ctx.admission.handshake(from) else {
-                    drop(io);
-                    continue;
-                };
+                let slot = ctx.admission.handshake(from);
                 let span = debug_span!("incoming", %from);
                 // Not started only after shutdown, which ends this loop.
                 let _ = ctx.spawn(handshake_incoming(ctx.clone(), io, from, slot).instrument(span));
@@ -49,9 +49,15 @@ pub(crate) async fn accept_loop(ctx: Arc<NodeContext>, mut incoming: BoxIncoming
 }
 
 /// Runs our side of an incoming connection's handshake, holding one of the
-/// handshake places, then hands the connection to the peer of the address
-/// the remote announced.
-async fn handshake_incoming(ctx: Arc<NodeContext>, io: BoxIo, from: SocketAddr, slot: Slot) {
+/// handshake places (and ending, the connection closed, if a newer
+/// connection takes it), then hands the connection to the peer of the
+/// address the remote announced.
+async fn handshake_incoming(
+    ctx: Arc<NodeContext>,
+    io: BoxIo,
+    from: SocketAddr,
+    mut slot: HandshakeSlot,
+) {
     let config = &ctx.config.peer;
     let mut wire = Wire::new(io, config.max_frame_length);
     let connection_id = ctx.connection_id();
@@ -64,6 +70,10 @@ async fn handshake_incoming(ctx: Arc<NodeContext>, io: BoxIo, from: SocketAddr, 
     let remote = tokio::select! {
         biased;
         () = ctx.shutdown.cancelled() => return,
+        () = slot.evicted() => {
+            debug!(%from, "unfinished handshake evicted for a newer connection");
+            return;
+        }
         remote = exchange => remote,
     };
     drop(slot);
@@ -85,6 +95,11 @@ async fn handshake_incoming(ctx: Arc<NodeContext>, io: BoxIo, from: SocketAddr, 
         Err(error @ HandshakeError::IncompatibleVersion { .. }) => {
             debug!(%error, %from, "refused an incoming connection");
         }
-        Err(error) => debug!(%error, %from, "incoming handshake failed"),
+        Err(error) => {
+            if matches!(error, HandshakeError::Timeout { .. }) {
+                ctx.admission.handshake_timed_out();
+            }
+            debug!(%error, %from, "incoming handshake failed");
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! The limits on incoming connections: how many may be in their handshake
-//! at once, and how many anonymous peers may exist at once.
+//! at once (in total and per source, the oldest evicted for a newcomer), and
+//! how many anonymous peers may exist at once.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, warn};
 
 use super::AcceptConfig;
+use super::handshakes::{Eviction, HandshakeSlot, Handshakes};
 
 /// A snapshot of a transport's incoming-connection counters
 /// ([`Transport::accept_metrics`](super::Transport::accept_metrics)).
@@ -16,9 +18,18 @@ use super::AcceptConfig;
 pub struct AcceptMetrics {
     /// Connections taken from the accept stream.
     pub accepted: u64,
-    /// Connections closed before their handshake because
-    /// [`AcceptConfig::max_handshaking`] others were in theirs.
-    pub refused_handshaking: u64,
+    /// Unfinished handshakes closed to make room for a new connection
+    /// because [`AcceptConfig::max_handshaking`] were under way (the
+    /// oldest of all was closed).
+    pub evicted_handshaking: u64,
+    /// Unfinished handshakes closed to make room for a new connection from
+    /// the same source, which already held
+    /// [`AcceptConfig::max_handshaking_per_source`] (its oldest was
+    /// closed).
+    pub evicted_same_source: u64,
+    /// Handshakes that did not complete within the handshake deadline
+    /// ([`PeerConfig::handshake_timeout`](crate::peer::PeerConfig::handshake_timeout)).
+    pub handshake_timeouts: u64,
     /// Connections closed after their handshake because they announced no
     /// address and [`AcceptConfig::max_anonymous_peers`] anonymous peers
     /// existed.
@@ -76,33 +87,62 @@ impl Limit {
 
 /// The two limits and their counters.
 pub(crate) struct Admission {
-    handshaking: Limit,
+    handshaking: Handshakes,
     anonymous: Limit,
     accepted: AtomicU64,
+    evicted_handshaking: AtomicU64,
+    evicted_same_source: AtomicU64,
+    handshake_timeouts: AtomicU64,
 }
 
 impl Admission {
     /// Limits as configured (validated: they fit a semaphore).
     pub(crate) fn new(config: &AcceptConfig) -> Self {
         Self {
-            handshaking: Limit::new(
-                config.max_handshaking,
-                "too many incoming handshakes at once; closing a new connection",
-            ),
+            handshaking: Handshakes::new(config.max_handshaking, config.max_handshaking_per_source),
             anonymous: Limit::new(
                 config.max_anonymous_peers,
                 "too many anonymous peers; closing a new client connection",
             ),
             accepted: AtomicU64::new(0),
+            evicted_handshaking: AtomicU64::new(0),
+            evicted_same_source: AtomicU64::new(0),
+            handshake_timeouts: AtomicU64::new(0),
         }
     }
 
-    /// A place for the handshake of a connection just accepted from `from`,
-    /// or `None` (counted and logged) if every place is taken: the caller
-    /// closes the connection.
-    pub(crate) fn handshake(&self, from: SocketAddr) -> Option<Slot> {
+    /// A place for the handshake of a connection just accepted from `from`:
+    /// always given, by evicting (counted and logged) the oldest unfinished
+    /// handshake of the same source if it holds its whole share, else the
+    /// oldest of all if every place is taken.
+    pub(crate) fn handshake(&self, from: SocketAddr) -> HandshakeSlot {
         self.accepted.fetch_add(1, Ordering::Relaxed);
-        self.handshaking.take(from)
+        let (slot, eviction) = self.handshaking.admit(from);
+        match eviction {
+            None => {}
+            Some(Eviction::Oldest) => {
+                let evicted = self.evicted_handshaking.fetch_add(1, Ordering::Relaxed) + 1;
+                log_refusal(
+                    evicted,
+                    from,
+                    "too many incoming handshakes at once; closed the oldest for a new connection",
+                );
+            }
+            Some(Eviction::SameSource) => {
+                let evicted = self.evicted_same_source.fetch_add(1, Ordering::Relaxed) + 1;
+                log_refusal(
+                    evicted,
+                    from,
+                    "too many incoming handshakes from one source; closed its oldest",
+                );
+            }
+        }
+        slot
+    }
+
+    /// Counts a handshake that missed its deadline.
+    pub(crate) fn handshake_timed_out(&self) {
+        self.handshake_timeouts.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A place for a new anonymous peer whose connection came from `from`,
@@ -114,7 +154,9 @@ impl Admission {
     pub(crate) fn metrics(&self) -> AcceptMetrics {
         AcceptMetrics {
             accepted: self.accepted.load(Ordering::Relaxed),
-            refused_handshaking: self.handshaking.refused(),
+            evicted_handshaking: self.evicted_handshaking.load(Ordering::Relaxed),
+            evicted_same_source: self.evicted_same_source.load(Ordering::Relaxed),
+            handshake_timeouts: self.handshake_timeouts.load(Ordering::Relaxed),
             refused_anonymous: self.anonymous.refused(),
             handshaking: self.handshaking.in_use(),
             anonymous_peers: self.anonymous.in_use(),
@@ -122,9 +164,9 @@ impl Admission {
     }
 }
 
-/// A refusal is something an operator must act on (a flood, or a limit too
-/// low), but a flood must not flood the log too: `warn` at the 1st, 2nd,
-/// 4th, 8th... refusal, `debug` otherwise.
+/// A refusal or eviction is something an operator must act on (a flood, or
+/// a limit too low), but a flood must not flood the log too: `warn` at the
+/// 1st, 2nd, 4th, 8th... one, `debug` otherwise.
 fn log_refusal(refused: u64, from: SocketAddr, what: &str) {
     if refused.is_power_of_two() {
         warn!(%from, refused, "{what}");
@@ -142,29 +184,34 @@ mod tests {
     }
 
     #[test]
-    fn places_are_refused_beyond_the_limit_and_given_back_when_released() {
+    fn evictions_refusals_and_places_in_use_are_counted() {
         let admission = Admission::new(&AcceptConfig {
             max_handshaking: 2,
+            max_handshaking_per_source: 2,
             max_anonymous_peers: 1,
             ..AcceptConfig::default()
         });
-        let first = admission.handshake(from()).unwrap();
-        let _second = admission.handshake(from()).unwrap();
-        assert!(admission.handshake(from()).is_none());
+        let other: SocketAddr = "10.0.0.8:1".parse().unwrap();
+        let _first = admission.handshake(other);
+        let _second = admission.handshake(from());
+        let _third = admission.handshake(from());
+        let _fourth = admission.handshake(from());
+        admission.handshake_timed_out();
         let anonymous = admission.anonymous_peer(from()).unwrap();
         assert!(admission.anonymous_peer(from()).is_none());
         assert_eq!(
             admission.metrics(),
             AcceptMetrics {
-                accepted: 3,
-                refused_handshaking: 1,
+                accepted: 4,
+                evicted_handshaking: 1,
+                evicted_same_source: 1,
+                handshake_timeouts: 1,
                 refused_anonymous: 1,
                 handshaking: 2,
                 anonymous_peers: 1,
             }
         );
-        drop((first, anonymous));
-        assert!(admission.handshake(from()).is_some());
+        drop(anonymous);
         assert!(admission.anonymous_peer(from()).is_some());
     }
 }

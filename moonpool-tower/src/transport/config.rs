@@ -27,15 +27,31 @@ pub struct AcceptConfig {
     /// before accepting again. Default 100 ms: errors of that kind persist
     /// for a while, and retrying at once would spin.
     pub error_pause: Duration,
-    /// Accepted connections whose handshake may be under way at once. A
-    /// connection accepted beyond it is closed at once, before its
-    /// handshake (counted in [`AcceptMetrics::refused_handshaking`](super::AcceptMetrics)).
-    /// Default 1024: each costs a task and a buffer for up to the peer's
-    /// handshake timeout (5 s), so a flood of connections that never
-    /// complete one cannot grow memory without bound, while the whole
-    /// cluster reconnecting to a restarted server still fits. Values below
-    /// 1 count as 1.
+    /// Accepted connections whose handshake may be under way at once. When
+    /// all are taken, a new connection takes the place of the oldest
+    /// unfinished handshake, which is closed (counted in
+    /// [`AcceptMetrics::evicted_handshaking`](super::AcceptMetrics)):
+    /// connections that stall their handshake can delay a new client by
+    /// at most the time the limit's worth of newer connections take to
+    /// arrive, never lock it out (a refused newcomer would wait for the
+    /// stalled ones to time out, and an attacker who keeps reopening them
+    /// would keep it out for good). Every handshake also ends at its
+    /// deadline, [`PeerConfig::handshake_timeout`](crate::peer::PeerConfig::handshake_timeout)
+    /// (counted in [`AcceptMetrics::handshake_timeouts`](super::AcceptMetrics)).
+    /// Default 1024: each costs a task and a buffer until it ends, so a
+    /// flood of connections that never complete one cannot grow memory
+    /// without bound, while the whole cluster reconnecting to a restarted
+    /// server still fits. Values below 1 count as 1.
     pub max_handshaking: usize,
+    /// Handshakes one source (IP address) may have under way at once: a
+    /// new connection from a source that holds this many takes the place
+    /// of that source's oldest unfinished handshake (counted in
+    /// [`AcceptMetrics::evicted_same_source`](super::AcceptMetrics)), so a
+    /// single flooding host churns through its own handshakes, not other
+    /// hosts'. Default 256, a quarter of `max_handshaking`: it takes four
+    /// flooding hosts to reach the global limit, and a host reconnecting
+    /// hundreds of processes at once still fits. Values below 1 count as 1.
+    pub max_handshaking_per_source: usize,
     /// Anonymous peers (clients that announced no listening address, each
     /// with its own connection and keeper task) kept at once. A connection
     /// that completes its handshake as one more is closed at once (counted
@@ -51,6 +67,7 @@ impl Default for AcceptConfig {
         Self {
             error_pause: Duration::from_millis(100),
             max_handshaking: 1024,
+            max_handshaking_per_source: 256,
             max_anonymous_peers: 10_000,
         }
     }
@@ -65,6 +82,14 @@ pub struct EndpointConfig {
     /// keeps peers from growing its memory without limit, and the caller
     /// learns at once (its retry policy decides what to do).
     pub request_stream_capacity: usize,
+    /// Of a [`RequestStream`](crate::actor::RequestStream)'s queue, the
+    /// requests from one peer it holds: beyond it, that peer's next request
+    /// is answered `BrokenPromise` while other peers' are still queued.
+    /// Default 256, a quarter of `request_stream_capacity`: it takes four
+    /// peers that flood faster than the server reads to fill the queue,
+    /// while a single busy peer can still have hundreds of requests
+    /// waiting.
+    pub request_stream_capacity_per_peer: usize,
     /// Requests whose service did not answer at once that may run as
     /// tasks at the same time; beyond it such a request is dropped, which a
     /// typed endpoint answers `BrokenPromise`. Default
@@ -72,6 +97,14 @@ pub struct EndpointConfig {
     /// [`EndpointRouter::set_max_handler_tasks`](crate::endpoint::EndpointRouter::set_max_handler_tasks)
     /// changes it at run time.
     pub max_handler_tasks: usize,
+    /// Of [`max_handler_tasks`](Self::max_handler_tasks), the tasks the
+    /// requests of one peer may run at once: beyond it, that peer's request
+    /// is dropped (a typed endpoint answers `BrokenPromise`) while other
+    /// peers' are still served. Default 1024, a quarter of the default
+    /// `max_handler_tasks`: one flooding peer leaves three quarters of the
+    /// places to the others, and a thousand slow calls in flight from one
+    /// peer still fit.
+    pub max_handler_tasks_per_peer: usize,
     /// Well-known indices (`Uid::well_known(i)`, `i` below this) whose
     /// endpoints live in the router's fixed array, found in O(1) by index
     /// (see [`EndpointMap`](crate::endpoint::EndpointMap)); other tokens
@@ -86,7 +119,9 @@ impl Default for EndpointConfig {
     fn default() -> Self {
         Self {
             request_stream_capacity: 1024,
+            request_stream_capacity_per_peer: 256,
             max_handler_tasks: DEFAULT_MAX_HANDLER_TASKS,
+            max_handler_tasks_per_peer: 1024,
             well_known_slots: 256,
         }
     }
@@ -119,7 +154,6 @@ impl TransportConfig {
                 "endpoint.request_stream_capacity",
                 self.endpoint.request_stream_capacity,
             ),
-            ("accept.max_handshaking", self.accept.max_handshaking),
             (
                 "accept.max_anonymous_peers",
                 self.accept.max_anonymous_peers,

@@ -20,6 +20,7 @@ mod admission;
 mod config;
 mod context;
 mod error;
+mod handshakes;
 mod inbound;
 mod tasks;
 
