@@ -4,15 +4,20 @@
 #![allow(dead_code)] // Each test target uses a part of the support modules.
 
 use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
 
 use moonpool_sim_net::BoxError;
 
-/// Holds the current iteration's `T`. The workload's factory calls
+/// Holds each running iteration's `T`. The workload's factory calls
 /// [`start`](Self::start); host factories call [`current`](Self::current).
-/// The runner calls workload factories while it builds an iteration, before
-/// any host factory runs, so a host (and each of its restarts) always finds
-/// the current iteration's value, never the previous one's.
-pub(crate) struct IterationSlot<T>(Arc<Mutex<Option<Arc<Mutex<T>>>>>);
+/// The runner calls an iteration's factories on that iteration's own thread,
+/// workload factories first, so a host (and each of its restarts) finds its
+/// iteration's value, even while other iterations run side by side
+/// (`MOONPOOL_JOBS`).
+pub(crate) struct IterationSlot<T>(Arc<Mutex<Vec<Slot<T>>>>);
+
+/// One running iteration's value, by the thread the iteration runs on.
+type Slot<T> = (ThreadId, Arc<Mutex<T>>);
 
 impl<T> Clone for IterationSlot<T> {
     fn clone(&self) -> Self {
@@ -30,7 +35,11 @@ impl<T: Default> IterationSlot<T> {
     /// A fresh value for a new iteration.
     pub(crate) fn start(&self) -> Arc<Mutex<T>> {
         let value = Arc::new(Mutex::new(T::default()));
-        *self.0.lock().unwrap() = Some(value.clone());
+        let thread = std::thread::current().id();
+        let mut slots = self.0.lock().unwrap();
+        // A slot only this holds belongs to an iteration that has ended.
+        slots.retain(|(id, slot)| *id != thread && Arc::strong_count(slot) > 1);
+        slots.push((thread, value.clone()));
         value
     }
 
@@ -39,7 +48,9 @@ impl<T: Default> IterationSlot<T> {
         self.0
             .lock()
             .unwrap()
-            .clone()
+            .iter()
+            .find(|(id, _)| *id == std::thread::current().id())
+            .map(|(_, slot)| slot.clone())
             .ok_or_else(|| "no workload started this iteration's state".into())
     }
 }

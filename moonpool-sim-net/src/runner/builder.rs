@@ -90,9 +90,17 @@ pub const DEFAULT_DETERMINISM_SEEDS: u64 = 2;
 /// few failures are the ones anybody replays.
 pub const DEFAULT_FAILURES_REPLAYED_ALONE: usize = 3;
 
-/// The machine's available parallelism: how many iterations run side by
-/// side unless told otherwise.
+/// How many iterations run side by side unless told otherwise: one.
+/// Workloads and hosts of one iteration often share state through `Arc`s
+/// their factories capture, on the assumption that iterations run one after
+/// another; running them side by side by default would break such tests.
+/// `MOONPOOL_JOBS=auto` (or [`SimulationBuilder::jobs`]) asks for every core.
 pub(crate) fn default_jobs() -> u64 {
+    1
+}
+
+/// The machine's available parallelism: `MOONPOOL_JOBS=auto`.
+pub(crate) fn all_cores() -> u64 {
     std::thread::available_parallelism().map_or(1, |n| n.get() as u64)
 }
 
@@ -309,15 +317,25 @@ impl SimulationBuilder {
     }
 
     /// Runs up to `jobs` iterations side by side, each on a thread of its
-    /// own (default: the machine's available parallelism;
-    /// `MOONPOOL_JOBS` overrides it). The report — failures, coverage,
-    /// trace hashes, fault counts — is the same whatever `jobs` is:
-    /// iterations are absorbed in seed order, and a run that stops once
-    /// every `sometimes!` is seen stops at the same seed. Workloads that
-    /// share state between iterations through statics see them interleave.
+    /// own (default: 1; `MOONPOOL_JOBS=<n>` or `MOONPOOL_JOBS=auto`, every
+    /// core, override it; [`all_cores`](Self::all_cores) here). The report —
+    /// failures, coverage, trace hashes, fault counts — is the same whatever
+    /// `jobs` is: iterations are absorbed in seed order, and a run that
+    /// stops once every `sometimes!` is seen stops at the same seed.
+    ///
+    /// Side by side, iterations must not share state: state a workload
+    /// hands its hosts through an `Arc` the factories capture must be kept
+    /// per iteration (each iteration runs on a thread of its own, so a map
+    /// keyed by `std::thread::current().id()` does it), and statics
+    /// interleave.
     pub fn jobs(mut self, jobs: u64) -> Self {
         self.jobs = jobs.max(1);
         self
+    }
+
+    /// [`jobs`](Self::jobs) with the machine's available parallelism.
+    pub fn all_cores(self) -> Self {
+        self.jobs(all_cores())
     }
 
     /// Shows the progress line on stderr when it is a terminal (default:

@@ -27,8 +27,8 @@ pub const TRACE_VAR: &str = "MOONPOOL_TRACE";
 /// `0` turns the check off.
 pub const CHECK_DETERMINISM_VAR: &str = "MOONPOOL_CHECK_DETERMINISM";
 
-/// `MOONPOOL_JOBS=<n>`: run up to `n` iterations side by side (default:
-/// the machine's available parallelism); the report does not depend on it.
+/// `MOONPOOL_JOBS=<n>` (or `auto`, every core): run up to `n` iterations
+/// side by side (default 1); the report does not depend on it.
 pub const JOBS_VAR: &str = "MOONPOOL_JOBS";
 /// `MOONPOOL_SHARD=<k>/<n>`: run only the `k`-th (from 0) of `n` disjoint
 /// shards of the sweep, the seeds at indices `k`, `k + n`, …; merge the

@@ -102,7 +102,7 @@
 //! | `MOONPOOL_REPORT=<path>` | write the report as JSON |
 //! | `MOONPOOL_TRACE=<path>` | with one seed, write its timeline as Chrome trace-event JSON |
 //! | `MOONPOOL_CHECK_DETERMINISM=<n>` | run the first `n` seeds twice (`all`: every seed; `0`: none) |
-//! | `MOONPOOL_JOBS=<n>` | run up to `n` iterations side by side (default: every core); the report is the same |
+//! | `MOONPOOL_JOBS=<n>` | run up to `n` iterations side by side (`auto`: every core; default 1); the report is the same |
 //! | `MOONPOOL_SHARD=<k>/<n>` | run the `k`-th of `n` disjoint shards of the sweep (merge with `moonpool-report merge`) |
 //!
 //! An invalid value is a [`RunnerError`], never a panic. A failing seed is
