@@ -36,8 +36,18 @@ pub(crate) fn parse(
     flags: &[&'static str],
     positional: bool,
 ) -> Result<Args, ExitCode> {
+    parse_from(std::env::args().skip(1), usage, flags, positional)
+}
+
+/// [`parse`] over the given arguments (the program name left out).
+pub(crate) fn parse_from(
+    given: impl IntoIterator<Item = String>,
+    usage: &str,
+    flags: &[&'static str],
+    positional: bool,
+) -> Result<Args, ExitCode> {
     let mut args = Args::default();
-    for arg in std::env::args().skip(1) {
+    for arg in given {
         if arg == "--help" || arg == "-h" {
             println!("{usage}");
             return Err(ExitCode::SUCCESS);
@@ -75,5 +85,46 @@ pub(crate) fn plural(count: u64, noun: &str) -> String {
         format!("{count} {noun}")
     } else {
         format!("{count} {noun}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, ExitCode> {
+        parse_from(
+            args.iter().map(|a| (*a).to_owned()),
+            "usage: x",
+            &["--sim"],
+            true,
+        )
+    }
+
+    #[test]
+    fn help_exits_zero_and_mistakes_exit_two() {
+        assert_eq!(parse(&["--help"]).unwrap_err(), ExitCode::SUCCESS);
+        assert_eq!(parse(&["-h"]).unwrap_err(), ExitCode::SUCCESS);
+        assert_eq!(
+            parse(&["--bogus"]).unwrap_err(),
+            ExitCode::from(USAGE_ERROR)
+        );
+        assert_eq!(parse(&["a", "b"]).unwrap_err(), ExitCode::from(USAGE_ERROR));
+        let args = parse(&["--sim", "5000"]).unwrap();
+        assert!(args.has("--sim"));
+        assert_eq!(args.positional.as_deref(), Some("5000"));
+    }
+
+    #[test]
+    fn a_failed_run_exits_one_and_a_bad_environment_two() {
+        let failed = RunnerError::Failed(Box::default());
+        assert_eq!(runner_exit("x", &failed), ExitCode::FAILURE);
+        let bad = RunnerError::ConflictingEnv {
+            first: "MOONPOOL_SEED",
+            second: "MOONPOOL_SEEDS",
+        };
+        assert_eq!(runner_exit("x", &bad), ExitCode::from(USAGE_ERROR));
+        assert_eq!(plural(1, "seed"), "1 seed");
+        assert_eq!(plural(3, "seed"), "3 seeds");
     }
 }

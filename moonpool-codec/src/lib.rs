@@ -8,8 +8,8 @@
 //! [len: u32 = 24 + payload length][crc32c: u32 of bytes 8..len][token.first: u64][token.second: u64][payload]
 //! ```
 //!
-//! `docs/wire-format.md` in the repository is the normative description, with
-//! test vectors.
+//! [`wire_format`] (the repository's `docs/wire-format.md`) is the normative
+//! description, with test vectors.
 //!
 //! # Contents
 //!
@@ -99,6 +99,13 @@ mod error;
 mod packet;
 mod payload;
 mod uid;
+
+/// The normative description of the wire format, with test vectors: the
+/// repository's `docs/wire-format.md`, included here so it is one click
+/// from the types it describes.
+pub mod wire_format {
+    #![doc = include_str!("../../docs/wire-format.md")]
+}
 
 pub use address::{AddressParseError, Endpoint, NetworkAddress};
 pub use checksum::frame_checksum;
