@@ -12,7 +12,9 @@
 //! Scenarios: 1 client x 1 server, 2 clients x 1 server, a 3-node mesh, a
 //! server crash and restart mid-flight, a partition that heals, and a
 //! client behind tower's Buffer/ConcurrencyLimit/Retry/Timeout (plus
-//! LoadShed) across a crash.
+//! LoadShed) across a crash. Two of them run again with randomized knobs
+//! (`SimulationBuilder::randomize_knobs`): each seed draws the transport
+//! configuration its nodes share and the network's socket buffers.
 //!
 //! `MOONPOOL_ITERATIONS=<n>` scales every scenario; `MOONPOOL_SEED=<n>`
 //! replays one seed (the failure message prints the command).
@@ -255,6 +257,16 @@ fn a_layered_client_rides_out_a_server_crash_scenario(seeds: u64) {
     run(
         "layered client across a crash",
         layered_client_across_a_crash(seeds),
+    );
+}
+
+/// The crash scenario with each seed's knobs drawn: reconnection backoff,
+/// handshake and ping limits meet a server that goes away and comes back.
+#[test]
+fn a_layered_client_rides_out_a_server_crash_under_randomized_knobs() {
+    run(
+        "layered client across a crash, randomized knobs",
+        layered_client_across_a_crash(SEEDS).randomize_knobs(true),
     );
 }
 
