@@ -12,7 +12,9 @@
 //! Scenarios: 1 client x 1 server, 2 clients x 1 server, a 3-node mesh, a
 //! server crash and restart mid-flight, a partition that heals, and a
 //! client behind tower's Buffer/ConcurrencyLimit/Retry/Timeout (plus
-//! LoadShed) across a crash.
+//! LoadShed) across a crash. Two of them run again with randomized knobs
+//! (`SimulationBuilder::randomize_knobs`): each seed draws the transport
+//! configuration its nodes share and the network's socket buffers.
 //!
 //! `MOONPOOL_ITERATIONS=<n>` scales every scenario; `MOONPOOL_SEED=<n>`
 //! replays one seed (the failure message prints the command).
@@ -21,15 +23,14 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use moonpool_sim_net::HostHandle;
 use moonpool_sim_net::assertions::shutdown_signal;
 use moonpool_sim_net::invariants::Invariant;
 use moonpool_sim_net::runner::{Iterations, SimulationBuilder};
-use moonpool_sim_net::{HostHandle, SimConnector};
 use moonpool_tests::rpc::{
     ANSWERED_KEY, ClientPlan, Expectations, LAYERED_CALLS, faults, host_executor, invariants,
-    layered_client, network, run_calls, serve, start_server,
+    layered_client, network, run_calls, serve, start_server, transport_builder,
 };
-use moonpool_tower::transport::Transport;
 use rand::RngExt;
 use tower::BoxError;
 
@@ -78,7 +79,7 @@ fn plan(servers: &[Ipv4Addr]) -> ClientPlan {
 /// A client node (no listener) making `plan`'s calls.
 async fn client(ip: Ipv4Addr, plan: ClientPlan) -> Result<(), BoxError> {
     let host = HostHandle::current().ok_or("not in a simulated host")?;
-    let transport = Transport::builder(SimConnector::new())
+    let transport = transport_builder()
         .rng(host.rng())
         .executor(host_executor(host.clone()))
         .build()?;
@@ -152,6 +153,25 @@ fn one_client_one_server_scenario(seeds: u64) {
     .host("server", SERVER, || serve(SERVER))
     .workload("client", CLIENT_A, || client(CLIENT_A, plan(&[SERVER])));
     run("1 client x 1 server", builder);
+}
+
+/// The same scenario with each seed's knobs drawn
+/// ([`SimulationBuilder::randomize_knobs`]): the transport configuration
+/// both nodes share (queues, backoff, pings, handshake and stall limits,
+/// endpoint bounds) and the network's socket buffers. The other scenarios
+/// keep the defaults, so their seeds' traces stay put.
+#[test]
+fn one_client_one_server_under_randomized_knobs() {
+    let builder = simulation(
+        Expectations {
+            servers_stay_up: true,
+        },
+        SEEDS,
+    )
+    .randomize_knobs(true)
+    .host("server", SERVER, || serve(SERVER))
+    .workload("client", CLIENT_A, || client(CLIENT_A, plan(&[SERVER])));
+    run("1 client x 1 server, randomized knobs", builder);
 }
 
 #[test]
@@ -237,6 +257,16 @@ fn a_layered_client_rides_out_a_server_crash_scenario(seeds: u64) {
     run(
         "layered client across a crash",
         layered_client_across_a_crash(seeds),
+    );
+}
+
+/// The crash scenario with each seed's knobs drawn: reconnection backoff,
+/// handshake and ping limits meet a server that goes away and comes back.
+#[test]
+fn a_layered_client_rides_out_a_server_crash_under_randomized_knobs() {
+    run(
+        "layered client across a crash, randomized knobs",
+        layered_client_across_a_crash(SEEDS).randomize_knobs(true),
     );
 }
 

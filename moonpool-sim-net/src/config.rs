@@ -3,6 +3,11 @@
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::knobs::maybe_log_uniform;
+
 /// The simulated network's tunables.
 ///
 /// Build one with [`NetConfig::default`] and change the fields you need:
@@ -17,7 +22,7 @@ use std::time::Duration;
 /// };
 /// assert!(config.validate().is_ok());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetConfig {
     /// One-way latency of every segment, FIN, RST and handshake packet, drawn
     /// uniformly from this range for each packet.
@@ -92,7 +97,7 @@ pub struct NetConfig {
 }
 
 /// How requested socket-buffer sizes become buffer sizes (Linux's rules).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BufferLimits {
     /// The largest request honoured before doubling.
     ///
@@ -182,6 +187,30 @@ impl NetConfig {
             return invalid("default_ttl", "must be 1 ..= 255");
         }
         Ok(())
+    }
+}
+
+impl NetConfig {
+    /// This network with some socket knobs redrawn for a simulation (see
+    /// [`crate::knobs`]): each with probability
+    /// [`KNOB_PROBABILITY`](crate::knobs::KNOB_PROBABILITY), log-uniformly
+    /// from its range. The result passes [`validate`](Self::validate).
+    ///
+    /// | knob | range | why |
+    /// | --- | --- | --- |
+    /// | `send_buffer` | 4608 ..= 4 MiB | from Linux's smallest send buffer (writes block and come out short) to the default |
+    /// | `receive_window` | 2304 ..= 1 MiB | from Linux's smallest receive buffer (a frame arrives in many pieces) to what autotuning reaches |
+    /// | `max_segment_size` | 536 ..= 64 KiB | from TCP's historical default MSS (many segments, each with its own latency) to the default |
+    /// | `listen_backlog` | 4 ..= 1024 | from a queue that overflows when clients connect together (SYNs retransmitted) to the default |
+    ///
+    /// Latency is kept (the fault configuration varies it), and so are the
+    /// port ranges, SYN timers and TTL, which tune nothing the stack does.
+    pub fn randomize<R: Rng + ?Sized>(mut self, rng: &mut R) -> Self {
+        self.send_buffer = maybe_log_uniform(rng, self.send_buffer, 4608, 4 * 1024 * 1024);
+        self.receive_window = maybe_log_uniform(rng, self.receive_window, 2304, 1024 * 1024);
+        self.max_segment_size = maybe_log_uniform(rng, self.max_segment_size, 536, 64 * 1024);
+        self.listen_backlog = maybe_log_uniform(rng, self.listen_backlog, 4, 1024);
+        self
     }
 }
 
@@ -280,6 +309,22 @@ mod tests {
     #[test]
     fn default_config_is_valid() {
         assert_eq!(NetConfig::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn randomized_networks_are_valid_and_keep_some_defaults() {
+        use rand::SeedableRng;
+        let default = NetConfig::default();
+        let mut kept = 0;
+        for seed in 0..300 {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let config = default.clone().randomize(&mut rng);
+            assert_eq!(config.validate(), Ok(()));
+            assert!((4608..=4 * 1024 * 1024).contains(&config.send_buffer));
+            assert_eq!(config.latency, default.latency);
+            kept += usize::from(config.send_buffer == default.send_buffer);
+        }
+        assert!((150..280).contains(&kept), "kept {kept} of 300");
     }
 
     #[test]

@@ -103,6 +103,9 @@
 //! replays it (`MOONPOOL_SEED=<n> cargo test … --exact`). `MOONPOOL_ITERATIONS`
 //! scales a sweep, `MOONPOOL_SEEDS=a..b` shards it, `MOONPOOL_REPORT` writes
 //! the report as JSON, and `MOONPOOL_TRACE` writes one seed's timeline.
+//! [`SimulationBuilder::randomize_knobs`](runner::SimulationBuilder::randomize_knobs)
+//! draws each seed's configurations from documented ranges ([`knobs`]),
+//! so a failing seed names the knobs it ran with.
 //! The [`runner`] module has a complete example.
 //!
 //! # Guarantees
@@ -186,5 +189,6 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 // The runner and its test vocabulary.
 pub mod assertions;
 pub mod invariants;
+pub mod knobs;
 pub mod runner;
 pub mod timeline;

@@ -27,7 +27,9 @@
 //! - [`net`]: the network seams and their real-TCP implementations;
 //! - [`executor`]: where background tasks run;
 //! - [`backoff`] and [`reconnect`]: jittered backoff schedules and a
-//!   reconnecting tower service built on them.
+//!   reconnecting tower service built on them;
+//! - [`knobs`]: every configuration drawn from documented ranges, for
+//!   simulations that randomize their knobs per seed.
 //!
 //! A complete program: a server and a client on loopback TCP, the client
 //! wrapped in tower layers.
@@ -178,6 +180,7 @@ pub mod backoff;
 pub mod endpoint;
 pub mod executor;
 mod interface;
+pub mod knobs;
 pub mod net;
 pub mod peer;
 pub mod reconnect;

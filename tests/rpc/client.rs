@@ -9,7 +9,7 @@ use moonpool_sim_net::{HostHandle, sometimes};
 use moonpool_tower::peer::Delivery;
 use moonpool_tower::transport::Transport;
 use rand::RngExt;
-use tower::{BoxError, ServiceBuilder, ServiceExt};
+use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 
 use super::{Call, CallRecord, ClientLog, Method, Outcome, endpoint, probe};
 
@@ -122,7 +122,7 @@ pub async fn run_calls(
             Method::Missing => client.missing,
         }
         .with_delivery(delivery);
-        let service = ServiceBuilder::new().timeout(timeout).service(rpc);
+        let mut service = ServiceBuilder::new().timeout(timeout).service(rpc);
         let update = update.clone();
         let sim = sim.clone();
         calls.push(host.spawn(async move {
@@ -144,7 +144,20 @@ pub async fn run_calls(
                     },
                 );
             });
-            let outcome = Outcome::of(service.oneshot(Call { id }).await);
+            // What `oneshot` does, with the time the call is made (once
+            // the service is ready) recorded in between.
+            let outcome = match service.ready().await {
+                Ok(ready) => {
+                    let called = sim.elapsed();
+                    update(&|log| {
+                        if let Some(record) = log.calls.get_mut(&id) {
+                            record.started = called;
+                        }
+                    });
+                    Outcome::of(ready.call(Call { id }).await)
+                }
+                Err(error) => Outcome::of(Err(error)),
+            };
             sometimes!(outcome == Outcome::Answered { id }, "a call was answered");
             sometimes!(
                 outcome == Outcome::BrokenPromise,

@@ -9,10 +9,9 @@ use std::time::Duration;
 
 use moonpool_codec::Endpoint;
 use moonpool_sim_net::invariants::publish;
-use moonpool_sim_net::{HostHandle, SimConnector, always, sometimes};
+use moonpool_sim_net::{HostHandle, always, sometimes};
 use moonpool_tower::BackoffConfig;
 use moonpool_tower::rpc::{RetryConfig, RpcClient, RpcRetryPolicy};
-use moonpool_tower::transport::Transport;
 use rand::RngExt;
 use tower::{BoxError, Service, ServiceBuilder, ServiceExt};
 
@@ -43,7 +42,7 @@ fn retry_config() -> RetryConfig {
 /// Publishes how many calls were answered under [`ANSWERED_KEY`].
 pub async fn layered_client(ip: Ipv4Addr, server: Ipv4Addr) -> Result<(), BoxError> {
     let host = HostHandle::current().ok_or("not in a simulated host")?;
-    let transport = Transport::builder(SimConnector::new())
+    let transport = super::transport_builder()
         .rng(host.rng())
         .executor(host_executor(host.clone()))
         .build()?;

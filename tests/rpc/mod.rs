@@ -18,9 +18,10 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use moonpool_codec::{Endpoint, NetworkAddress, Uid};
-use moonpool_sim_net::{FaultConfig, HostHandle, NetConfig};
+use moonpool_sim_net::{FaultConfig, HostHandle, NetConfig, SimConnector, knobs};
 use moonpool_tower::executor::BoxFuture;
 use moonpool_tower::interface;
+use moonpool_tower::transport::{Transport, TransportBuilder, TransportConfig};
 
 pub use client::{ClientPlan, run_calls};
 pub use invariants::{Expectations, invariants};
@@ -98,4 +99,17 @@ pub fn host_executor(host: HostHandle) -> impl Fn(BoxFuture) + Clone + Send + Sy
     move |task: BoxFuture| {
         drop(host.spawn(task));
     }
+}
+
+/// A transport on the simulator's connector with this iteration's
+/// transport knobs: the defaults, unless the simulation randomizes its
+/// knobs ([`SimulationBuilder::randomize_knobs`](moonpool_sim_net::runner::SimulationBuilder::randomize_knobs)),
+/// then one configuration drawn per seed and shared by every node.
+pub fn transport_builder() -> TransportBuilder {
+    let config = knobs::draw(
+        "transport",
+        TransportConfig::default(),
+        TransportConfig::randomize,
+    );
+    Transport::builder(SimConnector::new()).config(config)
 }

@@ -93,7 +93,11 @@ pub struct CallRecord {
     pub method: Method,
     /// Reliable or unreliable.
     pub delivery: Delivery,
-    /// Simulated time at the call, since the iteration started.
+    /// Simulated time at the call, since the iteration started: once the
+    /// service was ready, where tower's `Timeout` starts timing. Waiting
+    /// for readiness (the peer's queue full) is backpressure, which no
+    /// timeout bounds; it lasts long when a seed draws a tiny
+    /// `queue_capacity` (see `SimulationBuilder::randomize_knobs`).
     pub started: Duration,
     /// Simulated time at the resolution.
     pub ended: Duration,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use moonpool_sim_net::assertions::shutdown_signal;
 use moonpool_sim_net::invariants::publish;
-use moonpool_sim_net::{HostHandle, SimConnector, SimTcpListener, buggify, sometimes};
+use moonpool_sim_net::{HostHandle, SimTcpListener, buggify, sometimes};
 use moonpool_tower::actor::RequestStream;
 use moonpool_tower::transport::Transport;
 use rand::RngExt;
@@ -70,7 +70,7 @@ pub async fn start_server(ip: Ipv4Addr) -> Result<Transport, BoxError> {
     };
     recorder.update(|_| {});
     let listener = SimTcpListener::bind((Ipv4Addr::UNSPECIFIED, PORT)).await?;
-    let transport = Transport::builder(SimConnector::new())
+    let transport = super::transport_builder()
         .rng(host.rng())
         .listen(address(ip), listener.into_stream())
         .executor(host_executor(host.clone()))

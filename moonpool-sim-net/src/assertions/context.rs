@@ -13,6 +13,7 @@ use super::buggify::{BuggifyConfig, BuggifyState};
 use super::record::AssertionRecord;
 use super::site::Site;
 use crate::invariants::{Invariant, InvariantSchedule, StateMap};
+use crate::knobs::KnobTable;
 
 thread_local! {
     static CURRENT: RefCell<Option<IterationContext>> = const { RefCell::new(None) };
@@ -28,6 +29,8 @@ pub(crate) struct IterationContext {
     /// read a snapshot without holding the thread-local borrowed.
     pub(crate) state: Arc<StateMap>,
     pub(crate) invariants: Arc<[Invariant]>,
+    /// The configurations drawn for this iteration (see [`crate::knobs`]).
+    pub(crate) knobs: KnobTable,
     /// Some invariant runs after each publish.
     eager_invariants: bool,
     /// Cancelled when the iteration records its first failure.
@@ -37,7 +40,12 @@ pub(crate) struct IterationContext {
 }
 
 impl IterationContext {
-    pub(crate) fn new(seed: u64, buggify: BuggifyConfig, invariants: Arc<[Invariant]>) -> Self {
+    pub(crate) fn new(
+        seed: u64,
+        buggify: BuggifyConfig,
+        invariants: Arc<[Invariant]>,
+        randomize_knobs: bool,
+    ) -> Self {
         let eager_invariants = invariants
             .iter()
             .any(|invariant| invariant.schedule() == InvariantSchedule::AfterEachPublish);
@@ -47,6 +55,7 @@ impl IterationContext {
             record: AssertionRecord::default(),
             state: Arc::new(StateMap::default()),
             invariants,
+            knobs: KnobTable::new(randomize_knobs),
             eager_invariants,
             failed: CancellationToken::new(),
             shutdown: CancellationToken::new(),

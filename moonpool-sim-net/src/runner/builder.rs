@@ -78,6 +78,7 @@ pub struct SimulationBuilder {
     pub(crate) jobs: u64,
     pub(crate) progress: bool,
     pub(crate) print_failures: Option<bool>,
+    pub(crate) randomize_knobs: bool,
 }
 
 /// How many of a run's first seeds the determinism check runs twice by
@@ -138,6 +139,7 @@ impl SimulationBuilder {
             jobs: default_jobs(),
             progress: true,
             print_failures: None,
+            randomize_knobs: false,
         }
     }
 
@@ -338,6 +340,21 @@ impl SimulationBuilder {
         self.jobs(all_cores())
     }
 
+    /// Draws each iteration's knobs from the seed (default: off): the
+    /// network's [`NetConfig`] through [`NetConfig::randomize`], and every
+    /// configuration the workloads draw through
+    /// [`knobs::draw`](crate::knobs::draw). The knobs of each seed are
+    /// hashed into [`SimulationReport::knob_hashes`](super::SimulationReport::knob_hashes)
+    /// and written into a failing seed's
+    /// [`IterationFailure::knobs`](super::IterationFailure::knobs) and its
+    /// timeline; replaying the seed draws them again. Off, every
+    /// configuration is the one given, and traces are those of a build
+    /// without randomized knobs. See [`crate::knobs`].
+    pub fn randomize_knobs(mut self, randomize: bool) -> Self {
+        self.randomize_knobs = randomize;
+        self
+    }
+
     /// Shows the progress line on stderr when it is a terminal (default:
     /// on).
     pub fn progress(mut self, show: bool) -> Self {
@@ -375,6 +392,7 @@ impl fmt::Debug for SimulationBuilder {
             .field("determinism_seeds", &self.determinism_seeds)
             .field("failures_replayed_alone", &self.failures_replayed_alone)
             .field("jobs", &self.jobs)
+            .field("randomize_knobs", &self.randomize_knobs)
             .finish_non_exhaustive()
     }
 }
@@ -404,6 +422,10 @@ impl SimulationBuilder {
         );
         let mut hasher = crate::trace::Fnv1a64::new();
         hasher.write(text.as_bytes());
+        // Only when on, so the fingerprints of existing tests stay put.
+        if self.randomize_knobs {
+            hasher.write(b"\nrandomize_knobs");
+        }
         format!("{:016x}", hasher.finish())
     }
 }

@@ -15,9 +15,11 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::layer::SubscriberExt;
 
 use super::builder::{HostFuture, QuiescenceConfig, SimulationBuilder};
+use crate::NetConfig;
 use crate::assertions::AssertionRecord;
 use crate::assertions::context::{ContextGuard, IterationContext};
 use crate::invariants::{Invariant, check_all};
+use crate::knobs::{ChangedKnobs, DrawnKnobs, KnobTable};
 use crate::sim::{Sim, SimError};
 use crate::timeline::recorder::RecorderGuard;
 use crate::timeline::{Timeline, TimelineLayer};
@@ -53,6 +55,11 @@ pub(crate) struct IterationRun {
     pub(crate) timeline: Option<Timeline>,
     /// Numbers drawn from tokio's thread RNG, when known.
     pub(crate) tokio_rng_draws: Option<u64>,
+    /// The configurations the iteration drew (empty unless knobs are
+    /// randomized).
+    pub(crate) knobs: DrawnKnobs,
+    /// Of those, the knobs that differ from the configurations given.
+    pub(crate) knob_changes: ChangedKnobs,
 }
 
 impl IterationRun {
@@ -70,6 +77,8 @@ impl IterationRun {
             faults: BTreeMap::new(),
             timeline: None,
             tokio_rng_draws: None,
+            knobs: DrawnKnobs::new(),
+            knob_changes: ChangedKnobs::new(),
         }
     }
 }
@@ -234,7 +243,7 @@ impl SimulationBuilder {
 
     fn run_iteration_here(&self, seed: u64, options: IterationOptions) -> IterationRun {
         let invariants: Arc<[Invariant]> = self.invariants.iter().cloned().collect();
-        let context = IterationContext::new(seed, self.buggify, invariants);
+        let context = IterationContext::new(seed, self.buggify, invariants, self.randomize_knobs);
         let (failed, shutdown) = (context.failed.clone(), context.shutdown.clone());
         let guard = ContextGuard::install(context);
         let recorder = options.timeline.then(|| self.start_timeline(seed));
@@ -250,8 +259,9 @@ impl SimulationBuilder {
         let snapshot = SnapshotSlot::default();
         let workloads = self.hosts.iter().filter(|host| host.workload).count();
         let pending = Arc::new(AtomicUsize::new(workloads));
+        let net = crate::knobs::draw("net", self.net.clone(), NetConfig::randomize);
         let mut sim = Sim::new(seed)
-            .net(self.net.clone())
+            .net(net)
             .faults(if self.swarm {
                 self.faults.clone().swarm(seed)
             } else {
@@ -321,16 +331,17 @@ fn finish(
     timeline: Option<Timeline>,
     builder: &SimulationBuilder,
 ) -> IterationRun {
-    let (mut record, buggify_fired, final_state) = match context {
+    let (mut record, buggify_fired, final_state, knobs) = match context {
         Some(context) => {
             let fired = context.buggify.fired();
             (
                 context.record,
                 fired,
                 Some((context.state, context.invariants)),
+                context.knobs,
             )
         }
-        None => (AssertionRecord::default(), 0, None),
+        None => (AssertionRecord::default(), 0, None, KnobTable::default()),
     };
     let mut run = IterationRun {
         seed,
@@ -344,7 +355,14 @@ fn finish(
         faults: BTreeMap::new(),
         timeline,
         tokio_rng_draws: None,
+        knobs: knobs.drawn,
+        knob_changes: knobs.changed,
     };
+    if let Some(timeline) = run.timeline.as_mut()
+        && !run.knobs.is_empty()
+    {
+        crate::knobs::mark(timeline, RUNNER_TRACK, &run.knobs, &run.knob_changes);
+    }
     let sim_failure = match result {
         Ok(outcome) => {
             run.trace_hash = Some(outcome.trace_hash);

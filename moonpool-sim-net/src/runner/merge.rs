@@ -128,6 +128,12 @@ impl SimulationReport {
                     }
                 }
             }
+            merged.knob_hashes.extend(
+                report
+                    .knob_hashes
+                    .iter()
+                    .map(|(seed, hash)| (*seed, hash.clone())),
+            );
             for (kind, count) in &report.faults {
                 *merged.faults.entry(kind.clone()).or_default() += count;
             }
@@ -165,10 +171,12 @@ mod tests {
 
     #[test]
     fn shards_add_up() {
-        let merged =
-            SimulationReport::merge(&[shard(1, 2, &[2, 4]), shard(0, 2, &[1, 3])]).unwrap();
+        let mut knobs = shard(0, 2, &[1, 3]);
+        knobs.knob_hashes.insert(3, "0b".into());
+        let merged = SimulationReport::merge(&[shard(1, 2, &[2, 4]), knobs]).unwrap();
         assert_eq!(merged.iterations, 4);
         assert_eq!(merged.trace_hashes.len(), 4);
+        assert_eq!(merged.knob_hashes.get(&3).map(String::as_str), Some("0b"));
         assert_eq!(merged.shard, None);
     }
 

@@ -121,6 +121,21 @@
 //! JSON with one track per host. Open it at <https://ui.perfetto.dev>
 //! ("Open trace file") or in `chrome://tracing`. See [`crate::timeline`].
 //!
+//! # Randomized knobs
+//!
+//! [`SimulationBuilder::randomize_knobs`] draws each iteration's
+//! configurations from the seed, FoundationDB style: the network's socket
+//! buffers ([`NetConfig::randomize`](crate::NetConfig::randomize)) and
+//! whatever the workloads draw through [`knobs::draw`](crate::knobs::draw)
+//! (moonpool-tower's `TransportConfig::randomize`, for one). Each knob is
+//! redrawn for about one seed in four, from a documented range. The report
+//! carries each seed's [`knob_hashes`](SimulationReport::knob_hashes); a
+//! failure carries its [`knobs`](IterationFailure::knobs) and is printed
+//! with the ones that differ from the configurations the test gave
+//! (`knobs 9b31…: transport.peer.queue_capacity=22 …`); the timeline shows
+//! them on the runner's track. Replaying the seed draws the same knobs.
+//! Off by default: turning it on changes the traces of existing seeds.
+//!
 //! # Determinism
 //!
 //! Every iteration runs on a fresh thread whose entropy and clocks are

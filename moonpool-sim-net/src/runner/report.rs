@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::RunnerError;
 use crate::assertions::Coverage;
+use crate::knobs::{ChangedKnobs, DrawnKnobs, knob_hash};
 
 /// One failed iteration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +26,15 @@ pub struct IterationFailure {
     /// [`SimulationBuilder::replay_failures_alone`](super::SimulationBuilder::replay_failures_alone)).
     #[serde(default)]
     pub replays_alone: Option<bool>,
+    /// The configurations the iteration drew, by name, when its knobs were
+    /// randomized (see [`crate::knobs`]); empty otherwise.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub knobs: DrawnKnobs,
+    /// Of [`knobs`](Self::knobs), those that differ from the configurations
+    /// the test gave, by dotted path (`transport.peer.queue_capacity`):
+    /// what the failure is printed with.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub knob_changes: ChangedKnobs,
 }
 
 /// The outcome of a run: iterations, failures with their seeds, coverage,
@@ -80,6 +90,12 @@ pub struct SimulationReport {
     /// `[k, n]` when this report is the `k`-th of `n` shards of a sweep.
     #[serde(default)]
     pub shard: Option<[u64; 2]>,
+    /// Seed → hex hash ([`knob_hash`]) of the knobs that iteration drew,
+    /// for runs that randomize knobs
+    /// ([`SimulationBuilder::randomize_knobs`](super::SimulationBuilder::randomize_knobs));
+    /// empty otherwise.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub knob_hashes: BTreeMap<u64, String>,
 }
 
 impl SimulationReport {
@@ -147,6 +163,20 @@ impl fmt::Display for SimulationReport {
         for failure in &self.failures {
             writeln!(f, "seed {} failed: {}", failure.seed, failure.message)?;
             writeln!(f, "  replay: {}", failure.replay)?;
+            if !failure.knobs.is_empty() {
+                let changes: Vec<String> = failure
+                    .knob_changes
+                    .iter()
+                    .map(|(path, value)| format!("{path}={value}"))
+                    .collect();
+                let changes = if changes.is_empty() {
+                    "none changed".to_owned()
+                } else {
+                    changes.join(" ")
+                };
+                let hash = knob_hash(&failure.knobs);
+                writeln!(f, "  knobs {hash:016x}: {changes}")?;
+            }
         }
         if !self.replays_only_alone.is_empty() {
             let seeds: Vec<String> = self.replays_only_alone.iter().map(u64::to_string).collect();
@@ -214,6 +244,8 @@ mod tests {
             message: "boom".into(),
             replay: "MOONPOOL_SEED=5 x".into(),
             replays_alone: None,
+            knobs: DrawnKnobs::new(),
+            knob_changes: ChangedKnobs::new(),
         });
         let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
         for key in [

@@ -316,6 +316,10 @@ impl SimulationBuilder {
         if let Some(hash) = run.trace_hash {
             report.trace_hashes.insert(run.seed, format!("{hash:016x}"));
         }
+        if !run.knobs.is_empty() {
+            let hash = crate::knobs::knob_hash(&run.knobs);
+            report.knob_hashes.insert(run.seed, format!("{hash:016x}"));
+        }
         for (kind, count) in run.faults {
             *report.faults.entry(kind).or_default() += count;
         }
@@ -325,6 +329,8 @@ impl SimulationBuilder {
                 message,
                 replay: fill(replay, run.seed),
                 replays_alone,
+                knobs: run.knobs,
+                knob_changes: run.knob_changes,
             };
             if self
                 .print_failures

@@ -2,11 +2,15 @@
 
 use std::time::Duration;
 
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
 use super::BackoffConfigError;
+use crate::knobs::KnobDraw;
 
 /// How the random part of each sleep is drawn from the attempt's *ceiling*
 /// (`min(cap, initial * factor^attempt)`).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Jitter {
     /// No randomness: every sleep equals its ceiling. Meant for tests and
     /// for single clients; many clients without jitter retry in lockstep.
@@ -46,7 +50,7 @@ pub enum Jitter {
 ///
 /// The config is checked ([`validate`](Self::validate)) by every constructor
 /// that takes one; an invalid config never produces a schedule.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct BackoffConfig {
     /// Ceiling of the first sleep. Must be greater than zero.
     pub initial: Duration,
@@ -158,6 +162,32 @@ impl BackoffConfig {
             return Err(overflow);
         }
         Ok(longest)
+    }
+}
+
+impl BackoffConfig {
+    /// This schedule with some of its numbers redrawn for a simulation (see
+    /// [`crate::knobs`]); the result always passes [`validate`](Self::validate).
+    ///
+    /// | knob | range | why |
+    /// | --- | --- | --- |
+    /// | `initial` | 1 ms ..= 500 ms | from reconnecting almost at once (a storm of attempts) to the default cap |
+    /// | `factor` | 1.0 ..= 3.0, by 0.1 | from a constant delay to a fast climb to the cap |
+    /// | `cap` | `initial` ..= 5 s | from no growth at all to ten times the default cap |
+    ///
+    /// `jitter` is kept: it decides whether clients reconnect in lockstep,
+    /// a property of the deployment rather than a tuning.
+    pub fn randomize<R: Rng + ?Sized>(mut self, rng: &mut R) -> Self {
+        let mut draw = KnobDraw::new(rng);
+        draw.duration(
+            &mut self.initial,
+            Duration::from_millis(1)..=Duration::from_millis(500),
+        );
+        draw.tenths(&mut self.factor, 10..=30);
+        draw.duration(&mut self.cap, self.initial..=Duration::from_secs(5));
+        // A kept cap may lie below a drawn initial delay.
+        self.cap = self.cap.max(self.initial);
+        self
     }
 }
 

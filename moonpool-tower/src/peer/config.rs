@@ -3,9 +3,12 @@
 use std::time::Duration;
 
 use moonpool_codec::DEFAULT_MAX_FRAME_LENGTH;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
 
 use super::handshake::PROTOCOL_VERSION;
 use crate::backoff::BackoffConfig;
+use crate::knobs::KnobDraw;
 
 /// The tunables of a [`Peer`](super::Peer). The defaults are
 /// FoundationDB's (`flow/Knobs.cpp`) where FoundationDB has the knob.
@@ -22,7 +25,7 @@ use crate::backoff::BackoffConfig;
 /// };
 /// assert_eq!(config.ping_interval, Duration::from_secs(1));
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeerConfig {
     /// Packets accepted but not yet written to a connection before
     /// `poll_ready` applies backpressure. Default 1024: enough to keep a
@@ -143,5 +146,50 @@ impl Default for PeerConfig {
             max_frame_length: DEFAULT_MAX_FRAME_LENGTH,
             protocol_version: PROTOCOL_VERSION,
         }
+    }
+}
+
+impl PeerConfig {
+    /// This configuration with some knobs redrawn for a simulation (see
+    /// [`crate::knobs`]): each with probability
+    /// [`KNOB_PROBABILITY`](crate::knobs::KNOB_PROBABILITY), log-uniformly
+    /// from its range. Every range keeps the peer correct; it changes which
+    /// paths run (backpressure, reconnection, failure detection), never
+    /// what a workload may observe beyond timing.
+    ///
+    /// | knob | range | why |
+    /// | --- | --- | --- |
+    /// | `queue_capacity` | 1 ..= 1024 | one packet makes every call wait for `poll_ready`; the default at the top |
+    /// | `unreserved_capacity` | 64 ..= 4096 | replies refused as `Overloaded` reach callers as timeouts, so the floor stays above the replies a test has in flight |
+    /// | `unreserved_bytes` | 64 KiB ..= 64 MiB | likewise, in bytes |
+    /// | `connect_timeout` | 100 ms ..= 10 s | above a simulated connect (a few ms), up to twice the default |
+    /// | `handshake_timeout` | 250 ms ..= 10 s | above a handshake's round trips under the chaos latency, up to twice the default |
+    /// | `reconnect` | see [`BackoffConfig::randomize`] | |
+    /// | `reconnect_reset_after` | 100 ms ..= 30 s | from resetting the schedule after almost any connection to resetting it rarely |
+    /// | `ping_interval` | 50 ms ..= 5 s | from pinging every few round trips to five times the default |
+    /// | `ping_timeout` | 250 ms ..= 10 s | from failing a connection after a few slow round trips to five times the default |
+    /// | `max_frame_stall_intervals` | 1 ..= 20 | from the strictest stall detection to twice the default |
+    /// | `idle_timeout` | 1 s ..= 180 s | from closing idle connections within a test to the default |
+    /// | `max_pending_pongs` | 1 ..= 16 | from answering one ping at a time to the default |
+    ///
+    /// `max_frame_length` (it bounds what a workload may send) and
+    /// `protocol_version` (an identity, not a tuning) are kept.
+    pub fn randomize<R: Rng + ?Sized>(mut self, rng: &mut R) -> Self {
+        let ms = Duration::from_millis;
+        let secs = Duration::from_secs;
+        let mut draw = KnobDraw::new(&mut *rng);
+        draw.count(&mut self.queue_capacity, 1..=1024);
+        draw.count(&mut self.unreserved_capacity, 64..=4096);
+        draw.count(&mut self.unreserved_bytes, 64 * 1024..=64 * 1024 * 1024);
+        draw.duration(&mut self.connect_timeout, ms(100)..=secs(10));
+        draw.duration(&mut self.handshake_timeout, ms(250)..=secs(10));
+        draw.duration(&mut self.reconnect_reset_after, ms(100)..=secs(30));
+        draw.duration(&mut self.ping_interval, ms(50)..=secs(5));
+        draw.duration(&mut self.ping_timeout, ms(250)..=secs(10));
+        draw.count_u32(&mut self.max_frame_stall_intervals, 1..=20);
+        draw.duration(&mut self.idle_timeout, secs(1)..=secs(180));
+        draw.count(&mut self.max_pending_pongs, 1..=16);
+        self.reconnect = self.reconnect.randomize(rng);
+        self
     }
 }

@@ -2,15 +2,18 @@
 
 use std::time::Duration;
 
+use rand::Rng;
+use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 use super::TransportConfigError;
 use crate::endpoint::DEFAULT_MAX_HANDLER_TASKS;
+use crate::knobs::KnobDraw;
 use crate::peer::PeerConfig;
 
 /// The tunables of a [`Transport`](super::Transport): its peers' and its
 /// accept loop's.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TransportConfig {
     /// The configuration of every peer of the transport.
     pub peer: PeerConfig,
@@ -21,7 +24,7 @@ pub struct TransportConfig {
 }
 
 /// The tunables of the accept loop.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AcceptConfig {
     /// Pause after an accept error (for instance too many open files)
     /// before accepting again. Default 100 ms: errors of that kind persist
@@ -74,7 +77,7 @@ impl Default for AcceptConfig {
 }
 
 /// The tunables of the endpoint router.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EndpointConfig {
     /// Requests a [`RequestStream`](crate::actor::RequestStream) holds
     /// before it answers new ones `BrokenPromise` instead of queueing them.
@@ -124,6 +127,82 @@ impl Default for EndpointConfig {
             max_handler_tasks_per_peer: 1024,
             well_known_slots: 256,
         }
+    }
+}
+
+impl TransportConfig {
+    /// This configuration with some knobs redrawn for a simulation: its
+    /// peers' ([`PeerConfig::randomize`]), its accept loop's
+    /// ([`AcceptConfig::randomize`]) and its router's
+    /// ([`EndpointConfig::randomize`]). The result passes
+    /// [`validate`](Self::validate). See [`crate::knobs`].
+    pub fn randomize<R: Rng + ?Sized>(self, rng: &mut R) -> Self {
+        Self {
+            peer: self.peer.randomize(rng),
+            accept: self.accept.randomize(rng),
+            endpoint: self.endpoint.randomize(rng),
+        }
+    }
+}
+
+impl AcceptConfig {
+    /// This configuration with some knobs redrawn for a simulation (see
+    /// [`crate::knobs`]).
+    ///
+    /// | knob | range | why |
+    /// | --- | --- | --- |
+    /// | `error_pause` | 1 ms ..= 1 s | from retrying almost at once to ten times the default |
+    /// | `max_handshaking` | 4 ..= 1024 | evictions of unfinished handshakes happen when clients connect together, without locking a test's few clients out |
+    /// | `max_handshaking_per_source` | 2 ..= 256, at most `max_handshaking` | likewise, per host |
+    /// | `max_anonymous_peers` | 64 ..= 10 000 | a server refuses clients beyond it for good: the floor stays above any test's clients |
+    pub fn randomize<R: Rng + ?Sized>(mut self, rng: &mut R) -> Self {
+        let mut draw = KnobDraw::new(rng);
+        draw.duration(
+            &mut self.error_pause,
+            Duration::from_millis(1)..=Duration::from_secs(1),
+        );
+        draw.count(&mut self.max_handshaking, 4..=1024);
+        draw.count(
+            &mut self.max_handshaking_per_source,
+            2..=256.min(self.max_handshaking),
+        );
+        draw.count(&mut self.max_anonymous_peers, 64..=10_000);
+        self.max_handshaking_per_source = self.max_handshaking_per_source.min(self.max_handshaking);
+        self
+    }
+}
+
+impl EndpointConfig {
+    /// This configuration with some knobs redrawn for a simulation (see
+    /// [`crate::knobs`]).
+    ///
+    /// | knob | range | why |
+    /// | --- | --- | --- |
+    /// | `request_stream_capacity` | 64 ..= 1024 | requests beyond it are answered `BrokenPromise`, which a workload sees: the floor stays above a test's concurrent calls |
+    /// | `request_stream_capacity_per_peer` | 16 ..= 256, at most the above | likewise, per peer |
+    /// | `max_handler_tasks` | 64 ..= 4096 | as `request_stream_capacity`, for requests served by tasks |
+    /// | `max_handler_tasks_per_peer` | 16 ..= 1024, at most the above | likewise, per peer |
+    /// | `well_known_slots` | 0 ..= 256 | from every token in the hash map to the default array: lookups must agree either way |
+    pub fn randomize<R: Rng + ?Sized>(mut self, rng: &mut R) -> Self {
+        let mut draw = KnobDraw::new(rng);
+        draw.count(&mut self.request_stream_capacity, 64..=1024);
+        draw.count(
+            &mut self.request_stream_capacity_per_peer,
+            16..=256.min(self.request_stream_capacity),
+        );
+        draw.count(&mut self.max_handler_tasks, 64..=4096);
+        draw.count(
+            &mut self.max_handler_tasks_per_peer,
+            16..=1024.min(self.max_handler_tasks),
+        );
+        draw.count(&mut self.well_known_slots, 0..=256);
+        // A per-peer share is at most the whole, whichever was redrawn.
+        self.request_stream_capacity_per_peer = self
+            .request_stream_capacity_per_peer
+            .min(self.request_stream_capacity);
+        self.max_handler_tasks_per_peer =
+            self.max_handler_tasks_per_peer.min(self.max_handler_tasks);
+        self
     }
 }
 
