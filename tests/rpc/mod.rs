@@ -95,7 +95,5 @@ pub fn network() -> NetConfig {
 /// Starts the stack's background tasks as tasks of the simulated host, so
 /// a crash aborts them all.
 pub fn host_executor(host: HostHandle) -> impl Fn(BoxFuture) + Clone + Send + Sync + 'static {
-    move |task: BoxFuture| {
-        drop(host.spawn(task));
-    }
+    host.spawner()
 }
