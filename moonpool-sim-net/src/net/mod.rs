@@ -13,7 +13,7 @@ pub(crate) mod queue;
 pub(crate) mod ready;
 pub(crate) mod slab;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use rand::rngs::StdRng;
@@ -78,6 +78,26 @@ impl Net {
     }
 
     fn latency(&mut self, now: Instant, path: Path) -> Duration {
+        self.drawn_latency(now, path) + self.link_latency(path)
+    }
+
+    /// The configured extra latency of the path's direction (no draw).
+    fn link_latency(&self, path: Path) -> Duration {
+        if self.config.link_latency.is_empty() {
+            return Duration::ZERO;
+        }
+        match (path.from.ip(), path.to.ip()) {
+            (IpAddr::V4(from), IpAddr::V4(to)) => self
+                .config
+                .link_latency
+                .get(&(from, to))
+                .copied()
+                .unwrap_or(Duration::ZERO),
+            _ => Duration::ZERO,
+        }
+    }
+
+    fn drawn_latency(&mut self, now: Instant, path: Path) -> Duration {
         if self.faults.config.latency.enabled {
             let (latency, slow) = self.faults.latency(path.src, path.dst);
             if slow {
