@@ -100,6 +100,16 @@ pub struct NetConfig {
     /// Default: empty. An entry draws no randomness, so adding none leaves
     /// every seed's trace as it was.
     pub link_latency: BTreeMap<(Ipv4Addr, Ipv4Addr), Duration>,
+    /// Bandwidth of each direction of each host pair (a link), in bytes per
+    /// second: a segment leaves its sender once the link has sent the
+    /// segments queued before it, plus its own size at this rate, then
+    /// travels its latency. Connections on one link share it first come,
+    /// first served, segment by segment (not max-min fair); loopback is
+    /// unlimited.
+    ///
+    /// Default: `None`, unlimited: a segment takes its latency whatever its
+    /// size, and no seed's trace changes.
+    pub link_bandwidth: Option<u64>,
 }
 
 /// How requested socket-buffer sizes become buffer sizes (Linux's rules).
@@ -162,6 +172,7 @@ impl Default for NetConfig {
             syn_timeout: Duration::from_secs(1),
             default_ttl: 64,
             link_latency: BTreeMap::new(),
+            link_bandwidth: None,
         }
     }
 }
