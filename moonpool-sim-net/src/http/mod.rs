@@ -25,9 +25,10 @@
 //! inside them `moonpool_sim_net::spawn` and `SimTcpStream::connect` have no
 //! host and fail. Where that matters, serve each connection yourself with
 //! hyper-util's `server::conn::auto::Builder::new(HostHandle)` inside a task
-//! started with [`spawn`](crate::spawn) (tonic's `Routes::into_axum_router`
-//! or `Router::into_service` gives the tower service to serve); the tonic
-//! example shows both.
+//! started with [`spawn`](crate::spawn), serving tonic's `Routes`
+//! (`Routes::new(service)`, the services `Server::add_service` takes)
+//! through hyper-util's `TowerToHyperService`; `examples/tonic_sim.rs`
+//! shows both ways and what a crash does to each.
 //!
 //! tower itself has no executor trait: its `Buffer` spawns its worker with
 //! `tokio::spawn` unless you build it with `Buffer::pair` and spawn the
