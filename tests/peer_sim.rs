@@ -62,9 +62,7 @@ struct ServerLog {
 
 /// Runs a simulated host's tasks through the host's own spawner.
 fn host_executor(host: HostHandle) -> impl Fn(BoxFuture) + Clone + Send + Sync + 'static {
-    move |task: BoxFuture| {
-        drop(host.spawn(task));
-    }
+    host.spawner()
 }
 
 async fn serve(log: Arc<Mutex<ServerLog>>) -> Result<(), BoxError> {

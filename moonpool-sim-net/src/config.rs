@@ -1,5 +1,7 @@
 //! Every tunable number of the simulator, with its default and the reason for it.
 
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
@@ -94,6 +96,25 @@ pub struct NetConfig {
     ///
     /// Default: 64, Linux's `net.ipv4.ip_default_ttl`.
     pub default_ttl: u32,
+    /// Extra one-way latency of one direction of a host pair: every packet
+    /// from the first address to the second takes this much longer, on top
+    /// of the drawn latency. The other direction has its own entry (or
+    /// none), so A→B may differ from B→A, as on an asymmetric route. Set
+    /// entries with [`NetConfig::with_link_latency`].
+    ///
+    /// Default: empty. An entry draws no randomness, so adding none leaves
+    /// every seed's trace as it was.
+    pub link_latency: BTreeMap<(Ipv4Addr, Ipv4Addr), Duration>,
+    /// Bandwidth of each direction of each host pair (a link), in bytes per
+    /// second: a segment leaves its sender once the link has sent the
+    /// segments queued before it, plus its own size at this rate, then
+    /// travels its latency. Connections on one link share it first come,
+    /// first served, segment by segment (not max-min fair); loopback is
+    /// unlimited.
+    ///
+    /// Default: `None`, unlimited: a segment takes its latency whatever its
+    /// size, and no seed's trace changes.
+    pub link_bandwidth: Option<u64>,
 }
 
 /// How requested socket-buffer sizes become buffer sizes (Linux's rules).
@@ -155,11 +176,20 @@ impl Default for NetConfig {
             syn_retries: 6,
             syn_timeout: Duration::from_secs(1),
             default_ttl: 64,
+            link_latency: BTreeMap::new(),
+            link_bandwidth: None,
         }
     }
 }
 
 impl NetConfig {
+    /// Adds `latency` to every packet from `from` to `to` (one direction;
+    /// see [`NetConfig::link_latency`]).
+    pub fn with_link_latency(mut self, from: Ipv4Addr, to: Ipv4Addr, latency: Duration) -> Self {
+        self.link_latency.insert((from, to), latency);
+        self
+    }
+
     /// Checks that every field describes a network that can carry bytes.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |field, problem| Err(ConfigError { field, problem });

@@ -71,7 +71,13 @@
 //!   executor).
 //! - [`tcp`]: simulated TCP with tokio's API — [`SimTcpStream`] (and its
 //!   halves), [`SimTcpListener`], [`SimTcpSocket`], [`SimIncoming`] (the
-//!   accept `Stream`), [`SimConnector`] (a `tower::MakeConnection<SocketAddr>`).
+//!   accept `Stream`; [`SimTcpListenerStream`] yields plain streams),
+//!   [`SimConnector`] (a `tower::MakeConnection<SocketAddr>`).
+//! - `http` (cargo features `hyper` and `tonic`, off by default): hyper's and
+//!   tonic's seams over simulated TCP — `SimHttpConnector` (a
+//!   `Service<Uri>`), `hyper::rt::Executor` for [`HostHandle`], tonic's
+//!   `Connected` for [`SimTcpStream`]; with [`SimTcpListenerStream`] as the
+//!   accept stream.
 //! - [`config`]: [`NetConfig`], [`SimConfig`] and [`OsConfig`], every
 //!   tunable number.
 //! - [`os`]: the simulated operating system — seeded entropy and simulated
@@ -157,6 +163,8 @@
 pub mod config;
 pub mod fault;
 pub mod host;
+#[cfg(feature = "hyper")]
+pub mod http;
 mod instant;
 pub(crate) mod net;
 pub mod os;
@@ -178,7 +186,8 @@ pub use sim::{
 };
 pub use tcp::{
     ConnectFuture, OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, SimConnector,
-    SimIncoming, SimTcpListener, SimTcpSocket, SimTcpStream, ToSimAddr, WriteHalf,
+    SimIncoming, SimTcpListener, SimTcpListenerStream, SimTcpSocket, SimTcpStream, ToSimAddr,
+    WriteHalf,
 };
 pub use trace::{EventTrace, Fnv1a64, NetEvent, TraceRecord};
 

@@ -96,9 +96,7 @@ pub fn network() -> NetConfig {
 /// Starts the stack's background tasks as tasks of the simulated host, so
 /// a crash aborts them all.
 pub fn host_executor(host: HostHandle) -> impl Fn(BoxFuture) + Clone + Send + Sync + 'static {
-    move |task: BoxFuture| {
-        drop(host.spawn(task));
-    }
+    host.spawner()
 }
 
 /// A transport on the simulator's connector with this iteration's

@@ -331,6 +331,23 @@ impl FaultConfig {
         }
     }
 
+    /// [`chaos`](Self::chaos) less the one family real TCP lets through
+    /// undetected, bit flips: the preset for stock protocols that trust TCP's
+    /// byte stream and carry no checksum of their own (HTTP/1.1, HTTP/2,
+    /// gRPC, most database wire protocols).
+    ///
+    /// Under `chaos()` such a protocol can deliver a corrupted body as a
+    /// success (an HTTP `200 OK` with flipped bytes), which is TCP's real
+    /// behaviour on a bad link but rarely the bug a test hunts. Everything
+    /// else stays: latency, clogs, partitions, random closes, short reads and
+    /// writes, connect failures, loss, crashes, clock drift and buggified
+    /// delays. Swarm mode composes with it (`chaos_without_corruption().swarm(seed)`).
+    pub fn chaos_without_corruption() -> Self {
+        let mut config = Self::chaos();
+        config.bit_flip.enabled = false;
+        config
+    }
+
     /// Swarm testing: starting from `self` (usually [`chaos`](Self::chaos)),
     /// draws from `seed` which families are on for this iteration. Each
     /// family is off, on at its configured rates, or on hard (probabilities
@@ -531,6 +548,16 @@ mod tests {
             *interval.into_iter().nth(i).unwrap() = Duration::ZERO;
             assert_eq!(config.validate().map_err(|e| e.field), Err(field));
         }
+    }
+
+    #[test]
+    fn chaos_without_corruption_is_chaos_without_bit_flips() {
+        let stock = FaultConfig::chaos_without_corruption();
+        assert!(!stock.bit_flip.enabled);
+        let mut chaos = FaultConfig::chaos();
+        chaos.bit_flip.enabled = false;
+        assert_eq!(stock, chaos);
+        assert_eq!(stock.validate(), Ok(()));
     }
 
     #[test]

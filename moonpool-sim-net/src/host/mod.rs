@@ -13,6 +13,6 @@ pub(crate) use context::{HostContext, current_host_and_time};
 pub use error::HostError;
 pub use handle::{HostInfo, SimHandle, handle};
 pub(crate) use lifecycle::{Factory, RootFuture, start_host};
-pub use spawn::{HostHandle, spawn};
+pub use spawn::{BoxedTask, HostHandle, spawn};
 pub(crate) use table::{HostId, HostTable};
 pub(crate) use task::panic_message;

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::future::Future;
 use std::net::Ipv4Addr;
+use std::pin::Pin;
 
 use rand::rngs::StdRng;
 use tokio::task::JoinHandle;
@@ -13,6 +14,10 @@ use super::HostContext;
 use super::handle::SimHandle;
 use super::task::HostTask;
 use crate::tcp::SimConnector;
+
+/// A background task as executor seams pass it: boxed, `Send`, producing
+/// nothing (see [`HostHandle::spawner`]).
+pub type BoxedTask = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
 /// A host's spawner and identity: `Clone + Send + Sync`, cheap to clone.
 ///
@@ -41,6 +46,26 @@ impl HostHandle {
         F::Output: Send + 'static,
     {
         spawn_in(&self.ctx, future)
+    }
+
+    /// This host's spawner as a plain function of boxed tasks,
+    /// `Fn(BoxedTask) + Clone + Send + Sync`: the shape of moonpool-tower's
+    /// `Executor` (`Transport::builder(..).executor(host.spawner())`) and of
+    /// other executor seams that take a closure. Every task it starts is a
+    /// task of this host incarnation, as with [`HostHandle::spawn`]; for
+    /// hyper and tonic, the handle itself is a `hyper::rt::Executor` (cargo
+    /// feature `hyper`).
+    ///
+    /// ```
+    /// # use moonpool_sim_net::host::{BoxedTask, HostHandle};
+    /// fn takes_executor(_: impl Fn(BoxedTask) + Clone + Send + Sync + 'static) {}
+    /// # fn demo(host: HostHandle) {
+    /// takes_executor(host.spawner());
+    /// # }
+    /// ```
+    pub fn spawner(&self) -> impl Fn(BoxedTask) + Clone + Send + Sync + use<> {
+        let host = self.clone();
+        move |task: BoxedTask| drop(host.spawn(task))
     }
 
     /// The host's address.

@@ -336,7 +336,7 @@ pub(crate) fn transmit(
             }
             me.last_arrival = me.last_arrival.max(later(now, delay));
         }
-        let at = net.arrival(now, &mut me.last_arrival, path);
+        let at = net.segment_arrival(now, &mut me.last_arrival, path, segment.len());
         net.schedule(
             at,
             Event::Data {

@@ -13,7 +13,8 @@ pub(crate) mod queue;
 pub(crate) mod ready;
 pub(crate) mod slab;
 
-use std::net::SocketAddr;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use rand::rngs::StdRng;
@@ -43,6 +44,8 @@ pub(crate) struct Net {
     pub(crate) trace: EventTrace,
     pub(crate) start: Instant,
     pub(crate) faults: FaultState,
+    /// When each directed link (with a bandwidth) has sent what it queued.
+    link_busy: BTreeMap<(HostId, HostId), Instant>,
 }
 
 /// Where a packet travels: hosts (for per-pair latency and blocks) and
@@ -74,10 +77,31 @@ impl Net {
             trace: EventTrace::new(keep_records),
             start,
             faults: FaultState::new(faults, seed),
+            link_busy: BTreeMap::new(),
         }
     }
 
     fn latency(&mut self, now: Instant, path: Path) -> Duration {
+        self.drawn_latency(now, path) + self.link_latency(path)
+    }
+
+    /// The configured extra latency of the path's direction (no draw).
+    fn link_latency(&self, path: Path) -> Duration {
+        if self.config.link_latency.is_empty() {
+            return Duration::ZERO;
+        }
+        match (path.from.ip(), path.to.ip()) {
+            (IpAddr::V4(from), IpAddr::V4(to)) => self
+                .config
+                .link_latency
+                .get(&(from, to))
+                .copied()
+                .unwrap_or(Duration::ZERO),
+            _ => Duration::ZERO,
+        }
+    }
+
+    fn drawn_latency(&mut self, now: Instant, path: Path) -> Duration {
         if self.faults.config.latency.enabled {
             let (latency, slow) = self.faults.latency(path.src, path.dst);
             if slow {
@@ -99,6 +123,39 @@ impl Net {
         let at = later(now, self.latency(now, path)).max(*last);
         *last = at;
         at
+    }
+
+    /// [`arrival`](Self::arrival) of a data segment of `bytes`: it leaves
+    /// once the link has sent it (see `NetConfig::link_bandwidth`).
+    pub(crate) fn segment_arrival(
+        &mut self,
+        now: Instant,
+        last: &mut Instant,
+        path: Path,
+        bytes: usize,
+    ) -> Instant {
+        let departed = self.departure(now, path, bytes);
+        let at = later(departed, self.latency(now, path)).max(*last);
+        *last = at;
+        at
+    }
+
+    /// When a segment of `bytes` queued now on the path's link has been
+    /// sent: after the link's earlier segments, plus its own transmission
+    /// time; `now` without a bandwidth, or on loopback.
+    fn departure(&mut self, now: Instant, path: Path, bytes: usize) -> Instant {
+        let Some(bandwidth) = self.config.link_bandwidth.filter(|&b| b > 0) else {
+            return now;
+        };
+        if path.src == path.dst {
+            return now;
+        }
+        let nanos = (bytes as u128).saturating_mul(1_000_000_000) / u128::from(bandwidth);
+        let transmit = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
+        let busy = self.link_busy.entry((path.src, path.dst)).or_insert(now);
+        let done = later((*busy).max(now), transmit);
+        *busy = done;
+        done
     }
 
     /// A one-off packet (handshake) that has no pipe to stay ordered with.

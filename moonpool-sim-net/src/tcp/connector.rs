@@ -40,6 +40,12 @@ impl SimConnector {
     pub(crate) fn for_host(host: HostContext) -> Self {
         Self { host: Some(host) }
     }
+
+    /// The host this connector connects from: its own, or else the calling
+    /// task's.
+    pub(crate) fn host_context(&self) -> Option<HostContext> {
+        self.host.clone().or_else(HostContext::current)
+    }
 }
 
 impl std::fmt::Debug for SimConnector {
@@ -59,8 +65,7 @@ impl tower::Service<SocketAddr> for SimConnector {
     }
 
     fn call(&mut self, addr: SocketAddr) -> ConnectFuture {
-        let host = self.host.clone().or_else(HostContext::current);
-        ConnectFuture::with_context(host, addr)
+        ConnectFuture::with_context(self.host_context(), addr)
     }
 }
 
