@@ -189,7 +189,7 @@ pub use tcp::{
     SimIncoming, SimTcpListener, SimTcpListenerStream, SimTcpSocket, SimTcpStream, ToSimAddr,
     WriteHalf,
 };
-pub use trace::{EventTrace, Fnv1a64, NetEvent, TraceRecord};
+pub use trace::{EventTrace, Fnv1a64, NetEvent, TraceRecord, segment_digest};
 
 /// The error type host futures may return (anything `Into<BoxError>`:
 /// `io::Error`, `String`, your own error types).

@@ -79,7 +79,7 @@ impl World {
                 from,
                 to: to_addr,
                 len: u32::try_from(len).unwrap_or(u32::MAX),
-                digest: crc32c::crc32c(&data),
+                digest: crate::trace::segment_digest(&data),
             },
         );
         // The segment left the send buffer: room for the writer.

@@ -148,8 +148,8 @@ mod tests {
         let b = [record(1, 8), record(3, 4)];
         assert_eq!(
             first_difference(&a, &b),
-            "event #1 differs: first run `10.0.0.1:1 -> 10.0.0.2:2 8 bytes (crc32c abcd0123)` \
-             at 2.000 ms, second run `10.0.0.1:1 -> 10.0.0.2:2 4 bytes (crc32c abcd0123)` \
+            "event #1 differs: first run `10.0.0.1:1 -> 10.0.0.2:2 8 bytes (digest abcd0123)` \
+             at 2.000 ms, second run `10.0.0.1:1 -> 10.0.0.2:2 4 bytes (digest abcd0123)` \
              at 3.000 ms"
         );
     }
