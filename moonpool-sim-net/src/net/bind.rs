@@ -2,7 +2,7 @@
 //! (`SimTcpSocket::bind`).
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use super::errors;
 use crate::host::HostId;
@@ -21,6 +21,23 @@ impl World {
         addr: SocketAddr,
         reuseaddr: bool,
     ) -> io::Result<SocketAddr> {
+        let (ip, port) = self.free_local_port(host, incarnation, addr, reuseaddr)?;
+        self.hosts.claim_port(host, port);
+        Ok(SocketAddr::new(IpAddr::V4(ip), port))
+    }
+
+    /// The address and port a socket of `host` may take for `addr`, as
+    /// Linux decides it for `bind` and `listen`: the host must be up and the
+    /// address its own (or unspecified, or loopback); port 0 takes a free
+    /// ephemeral port; a listener's port is `AddrInUse`, and so is a port
+    /// another socket holds unless `reuseaddr`.
+    pub(crate) fn free_local_port(
+        &mut self,
+        host: HostId,
+        incarnation: u64,
+        addr: SocketAddr,
+        reuseaddr: bool,
+    ) -> io::Result<(Ipv4Addr, u16)> {
         if !self.hosts.is_current(host, incarnation) {
             return Err(errors::host_down());
         }
@@ -48,8 +65,7 @@ impl World {
             }
             port => port,
         };
-        hosts.claim_port(host, port);
-        Ok(SocketAddr::new(IpAddr::V4(ip), port))
+        Ok((ip, port))
     }
 
     /// Gives back a port claimed by [`World::claim_bound_port`] that no

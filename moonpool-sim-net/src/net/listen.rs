@@ -65,33 +65,9 @@ impl World {
         options: SocketOptions,
         backlog: usize,
     ) -> io::Result<(Key, SocketAddr)> {
-        if !self.hosts.is_current(host, incarnation) {
-            return Err(errors::host_down());
-        }
-        let IpAddr::V4(ip) = addr.ip() else {
-            return Err(errors::addr_not_available("IPv6 is not simulated"));
-        };
-        let host_ip = self.hosts.ip(host);
-        if !(ip.is_unspecified() || ip.is_loopback() || Some(ip) == host_ip) {
-            return Err(errors::addr_not_available(
-                "the address to bind is not an address of this host",
-            ));
-        }
-        let World {
-            hosts, ports, net, ..
-        } = self;
-        let port = match addr.port() {
-            0 => hosts
-                .allocate_port(host, &net.config.ephemeral_ports, |port| {
-                    ports.contains_key(&(host, port))
-                })
-                .ok_or_else(|| errors::addr_not_available("no free ephemeral port"))?,
-            port if ports.contains_key(&(host, port)) => return Err(errors::addr_in_use(port)),
-            // The local port of an outgoing connection or of a bound socket:
-            // neither set SO_REUSEADDR, so Linux refuses the listener too.
-            port if hosts.port_claimed(host, port) => return Err(errors::addr_in_use(port)),
-            port => port,
-        };
+        // A port held by an outgoing connection or a bound socket: neither
+        // set SO_REUSEADDR, so Linux refuses the listener too.
+        let (ip, port) = self.free_local_port(host, incarnation, addr, false)?;
         let local = SocketAddr::new(IpAddr::V4(ip), port);
         let backlog_limit = backlog.min(self.net.config.max_listen_backlog);
         let key = self.listeners.insert(Listener {
