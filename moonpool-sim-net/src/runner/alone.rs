@@ -28,6 +28,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+use super::determinism::Nondeterminism;
 use super::env::{
     CHECK_DETERMINISM_VAR, ITERATIONS_VAR, REPORT_VAR, SEED_VAR, SEEDS_VAR, SHARD_VAR, TRACE_VAR,
 };
@@ -225,6 +226,63 @@ pub(crate) fn first_difference(a: &AloneRun, b: &AloneRun) -> String {
         describe(a.trace.get(index)),
         describe(b.trace.get(index))
     )
+}
+
+/// Two runs of `seed` in this process differed: runs alone, in two new
+/// processes, tell whether the seed still replays. `Ok` when they agree.
+pub(super) fn judge_divergence(
+    relauncher: Option<&Relauncher>,
+    seed: u64,
+    divergence: Nondeterminism,
+) -> Result<(), String> {
+    let Some(relauncher) = relauncher else {
+        return Err(format!(
+            "{divergence} (this program cannot be started again to run the seed alone)"
+        ));
+    };
+    match (
+        relauncher.run_alone(seed, true),
+        relauncher.run_alone(seed, true),
+    ) {
+        (Some(first), Some(second)) if first.same_as(&second) => Ok(()),
+        (Some(first), Some(second)) => Err(format!(
+            "seed {seed} is not deterministic: two runs, each alone in a new process, \
+             differ: {}",
+            first_difference(&first, &second)
+        )),
+        _ => Err(format!(
+            "{divergence} (and the seed could not be run alone in a new process)"
+        )),
+    }
+}
+
+/// Replays a failing seed alone in a new process; `true` when it fails the
+/// same way there. Otherwise the failure says how the replay differs.
+pub(super) fn confirm_alone(relauncher: &Relauncher, run: &mut IterationRun) -> bool {
+    let Some(alone) = relauncher.run_alone(run.seed, false) else {
+        return false;
+    };
+    if alone.same_as(&AloneRun::of(run)) {
+        return true;
+    }
+    let ended = match &alone.failure {
+        None => "passes".to_owned(),
+        Some(failure) if Some(failure) == run.failure.as_ref() => format!(
+            "fails the same way after other events (trace hash {})",
+            alone
+                .trace_hash
+                .map_or_else(|| "unknown".to_owned(), |h| format!("{h:016x}"))
+        ),
+        Some(failure) => format!("fails otherwise: {failure}"),
+    };
+    if let Some(failure) = run.failure.as_mut() {
+        failure.push_str(&format!(
+            "; run alone (as its replay command runs it) the seed {ended}: its path \
+             depends on what ran before it in this process (tokio's per-process RNG: \
+             an unbiased select!, a watch with several waiters)"
+        ));
+    }
+    false
 }
 
 #[cfg(test)]

@@ -162,6 +162,7 @@ mod replay;
 mod report;
 mod run;
 mod seeds;
+mod workers;
 
 pub use builder::{
     DEFAULT_BUDGET, DEFAULT_DETERMINISM_SEEDS, DEFAULT_FAILURES_REPLAYED_ALONE, QuiescenceConfig,

@@ -1,43 +1,41 @@
 //! The run: seeds in order, iteration after iteration, into a report.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc;
 
-use super::alone::{self, AloneRequest, AloneRun, Relauncher};
+use super::alone::{self, AloneRequest, Relauncher, confirm_alone, judge_divergence};
 use super::builder::SimulationBuilder;
-use super::determinism::{Nondeterminism, compare, divergence_time};
+use super::determinism::{compare, divergence_time};
 use super::env::EnvOverrides;
 use super::error::RunnerError;
-use super::iteration::{IterationOptions, IterationRun, RUNNER_TRACK, mark_failure};
+use super::iteration::{IterationRun, RUNNER_TRACK, mark_failure};
 use super::progress::{Progress, Stopwatch};
 use super::replay::{Invocation, fill};
 use super::report::{IterationFailure, SimulationReport};
 use super::seeds::{Iterations, Seeds};
+use super::workers::Done;
 
 /// The builder's settings after the environment overrides.
 #[derive(Debug)]
-struct Plan {
-    seeds: Seeds,
-    limit: u64,
+pub(super) struct Plan {
+    pub(super) seeds: Seeds,
+    pub(super) limit: u64,
     /// `limit`, or fewer if the seeds run out first.
-    count: u64,
-    until_covered: bool,
-    coverage_required: bool,
-    report: Option<PathBuf>,
-    trace: Option<PathBuf>,
+    pub(super) count: u64,
+    pub(super) until_covered: bool,
+    pub(super) coverage_required: bool,
+    pub(super) report: Option<PathBuf>,
+    pub(super) trace: Option<PathBuf>,
     /// How many of the first seeds the determinism check runs twice.
-    determinism_seeds: u64,
+    pub(super) determinism_seeds: u64,
     /// How many failing seeds are replayed alone.
-    failures_replayed_alone: usize,
+    pub(super) failures_replayed_alone: usize,
     /// Set when this process was started to run one seed alone.
-    alone: Option<AloneRequest>,
+    pub(super) alone: Option<AloneRequest>,
     /// Worker threads running iterations side by side.
-    jobs: u64,
+    pub(super) jobs: u64,
     /// `(k, n)`: this run is the `k`-th of `n` disjoint shards of the
     /// sweep: the seeds at indices `k`, `k + n`, `k + 2n`, ….
-    shard: Option<(u64, u64)>,
+    pub(super) shard: Option<(u64, u64)>,
 }
 
 impl Plan {
@@ -118,7 +116,7 @@ impl Plan {
     }
 
     /// The seed of the `index`-th iteration of this run (of this shard).
-    fn seed(&self, index: u64) -> Option<u64> {
+    pub(super) fn seed(&self, index: u64) -> Option<u64> {
         let index = match self.shard {
             Some((k, n)) => index.checked_mul(n)?.checked_add(k)?,
             None => index,
@@ -347,95 +345,6 @@ impl SimulationBuilder {
     }
 }
 
-/// One iteration's runs, ready to be absorbed into the report in order.
-struct Done {
-    seed: u64,
-    run: IterationRun,
-    /// The determinism check's second run, for a checked seed.
-    again: Option<IterationRun>,
-}
-
-impl SimulationBuilder {
-    /// Runs the plan's iterations on up to `plan.jobs` worker threads (each
-    /// iteration still on a fresh thread of its own) and hands them to
-    /// `absorb` in seed order, until it returns `false` or an error. The
-    /// report is therefore the same whatever the number of workers; only
-    /// the wall time differs.
-    fn iterate(
-        &self,
-        plan: &Plan,
-        mut absorb: impl FnMut(Done) -> Result<bool, RunnerError>,
-    ) -> Result<(), RunnerError> {
-        let produce = |index: u64| -> Option<Done> {
-            let seed = plan.seed(index)?;
-            let checked = index < plan.determinism_seeds;
-            let options = IterationOptions {
-                record_trace: checked
-                    || plan.trace.is_some()
-                    || (plan.alone.is_some() && alone::keep_trace_requested()),
-                timeline: plan.trace.is_some(),
-            };
-            let run = self.run_iteration(seed, options);
-            if let Some(request) = &plan.alone {
-                request.answer(&AloneRun::of(&run));
-            }
-            let again = checked.then(|| self.run_iteration(seed, options));
-            Some(Done { seed, run, again })
-        };
-        let workers = plan.jobs.clamp(1, plan.count.max(1));
-        if workers == 1 {
-            for index in 0..plan.count {
-                let Some(done) = produce(index) else { break };
-                if !absorb(done)? {
-                    break;
-                }
-            }
-            return Ok(());
-        }
-        let next = AtomicU64::new(0);
-        let stop = AtomicBool::new(false);
-        std::thread::scope(|scope| {
-            let (sender, results) = mpsc::channel();
-            for _ in 0..workers {
-                let sender = sender.clone();
-                let (next, stop, produce) = (&next, &stop, &produce);
-                scope.spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        let index = next.fetch_add(1, Ordering::Relaxed);
-                        if index >= plan.count {
-                            return;
-                        }
-                        // A seed list that ends early ends the run there.
-                        let done = produce(index);
-                        let end = done.is_none();
-                        if sender.send((index, done)).is_err() || end {
-                            return;
-                        }
-                    }
-                });
-            }
-            drop(sender);
-            let mut waiting = BTreeMap::new();
-            let mut expected = 0;
-            for (index, done) in results {
-                waiting.insert(index, done);
-                while let Some(done) = waiting.remove(&expected) {
-                    expected += 1;
-                    let go_on = match done {
-                        Some(done) => absorb(done),
-                        None => Ok(false),
-                    };
-                    if !matches!(go_on, Ok(true)) {
-                        stop.store(true, Ordering::Relaxed);
-                        return go_on.map(drop);
-                    }
-                }
-            }
-            Ok(())
-        })
-    }
-}
-
 /// Creates (or truncates) `path` to learn now whether it can be written.
 fn check_writable(path: &std::path::Path) -> std::io::Result<()> {
     std::fs::OpenOptions::new()
@@ -455,63 +364,6 @@ fn print_failures_by_default() -> bool {
         .name()
         .is_some_and(|name| name != "main");
     std::io::stderr().is_terminal() && !under_libtest
-}
-
-/// Two runs of `seed` in this process differed: runs alone, in two new
-/// processes, tell whether the seed still replays. `Ok` when they agree.
-fn judge_divergence(
-    relauncher: Option<&Relauncher>,
-    seed: u64,
-    divergence: Nondeterminism,
-) -> Result<(), String> {
-    let Some(relauncher) = relauncher else {
-        return Err(format!(
-            "{divergence} (this program cannot be started again to run the seed alone)"
-        ));
-    };
-    match (
-        relauncher.run_alone(seed, true),
-        relauncher.run_alone(seed, true),
-    ) {
-        (Some(first), Some(second)) if first.same_as(&second) => Ok(()),
-        (Some(first), Some(second)) => Err(format!(
-            "seed {seed} is not deterministic: two runs, each alone in a new process, \
-             differ: {}",
-            alone::first_difference(&first, &second)
-        )),
-        _ => Err(format!(
-            "{divergence} (and the seed could not be run alone in a new process)"
-        )),
-    }
-}
-
-/// Replays a failing seed alone in a new process; `true` when it fails the
-/// same way there. Otherwise the failure says how the replay differs.
-fn confirm_alone(relauncher: &Relauncher, run: &mut IterationRun) -> bool {
-    let Some(alone) = relauncher.run_alone(run.seed, false) else {
-        return false;
-    };
-    if alone.same_as(&AloneRun::of(run)) {
-        return true;
-    }
-    let ended = match &alone.failure {
-        None => "passes".to_owned(),
-        Some(failure) if Some(failure) == run.failure.as_ref() => format!(
-            "fails the same way after other events (trace hash {})",
-            alone
-                .trace_hash
-                .map_or_else(|| "unknown".to_owned(), |h| format!("{h:016x}"))
-        ),
-        Some(failure) => format!("fails otherwise: {failure}"),
-    };
-    if let Some(failure) = run.failure.as_mut() {
-        failure.push_str(&format!(
-            "; run alone (as its replay command runs it) the seed {ended}: its path \
-             depends on what ran before it in this process (tokio's per-process RNG: \
-             an unbiased select!, a watch with several waiters)"
-        ));
-    }
-    false
 }
 
 #[cfg(test)]
