@@ -383,3 +383,42 @@ fn a_failing_run_is_an_error_that_carries_the_report() {
         assert!(text.contains("replay: MOONPOOL_SEED=4 "), "{text}");
     }
 }
+
+#[test]
+fn a_failed_determinism_check_is_marked_on_the_timeline_at_the_first_difference() {
+    // Every run of the process sends one byte more than the last.
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    let path = temp_file("divergence-trace.json");
+    let report = SimulationBuilder::new()
+        .host("server", SERVER, runner_support::echo_server)
+        .workload("client", Ipv4Addr::new(10, 0, 1, 1), || async {
+            let mut stream = SimTcpStream::connect((SERVER, PORT)).await?;
+            let len = 1 + RUNS.fetch_add(1, Ordering::Relaxed) as usize;
+            stream.write_all(&vec![0u8; len]).await?;
+            Ok::<_, std::io::Error>(())
+        })
+        .progress(false)
+        .print_failures(false)
+        .run_report_with(&EnvOverrides {
+            seed: Some(3),
+            trace: Some(path.clone()),
+            ..EnvOverrides::default()
+        })
+        .unwrap();
+    assert!(report.failures[0].message.contains("is not deterministic"));
+    let json = read_json(&path);
+    let events = json["traceEvents"].as_array().unwrap();
+    let marked = events
+        .iter()
+        .find(|e| e["cat"] == "failure")
+        .expect("the divergence is marked");
+    let name = marked["name"].as_str().unwrap();
+    assert!(name.contains("is not deterministic: event #"), "{name}");
+    // At the first differing event: the segment of a different length.
+    let segment = events
+        .iter()
+        .filter(|e| e["cat"] == "net")
+        .find(|e| e["name"].as_str().unwrap().starts_with("recv "))
+        .expect("the differing segment is on the timeline");
+    assert_eq!(marked["ts"], segment["ts"], "{marked} vs {segment}");
+}
