@@ -40,9 +40,6 @@
 //! assert!(!knobs::randomizing());
 //! ```
 
-use std::any::Any;
-use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
 use rand::rngs::StdRng;
@@ -64,42 +61,8 @@ pub const KNOB_PROBABILITY: f64 = 0.25;
 /// Tags the knob streams so they never coincide with another stream.
 const KNOB_STREAM: u64 = 0x6b6e_6f62_735f_5f5f;
 
-/// The configurations an iteration drew: name → the configuration as JSON.
-pub type DrawnKnobs = BTreeMap<String, serde_json::Value>;
-
-/// The knobs an iteration drew that differ from the configuration it was
-/// given: dotted path (`transport.peer.queue_capacity`) → drawn value, a
-/// duration written as text (`"37.5ms"`). What a failing seed prints.
-pub type ChangedKnobs = BTreeMap<String, serde_json::Value>;
-
-/// One iteration's drawn configurations, typed and as JSON.
-#[derive(Default)]
-pub(crate) struct KnobTable {
-    /// Whether this iteration randomizes its knobs.
-    pub(crate) enabled: bool,
-    typed: BTreeMap<&'static str, Box<dyn Any + Send>>,
-    pub(crate) drawn: DrawnKnobs,
-    pub(crate) changed: ChangedKnobs,
-}
-
-impl KnobTable {
-    pub(crate) fn new(enabled: bool) -> Self {
-        Self {
-            enabled,
-            ..Self::default()
-        }
-    }
-}
-
-impl fmt::Debug for KnobTable {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KnobTable")
-            .field("enabled", &self.enabled)
-            .field("drawn", &self.drawn)
-            .field("changed", &self.changed)
-            .finish_non_exhaustive()
-    }
-}
+pub(crate) use crate::assertions::knob_table::KnobTable;
+pub use crate::assertions::knob_table::{ChangedKnobs, DrawnKnobs};
 
 /// What the table knows of a name, taken out of the thread-local so the
 /// draw runs outside its borrow.

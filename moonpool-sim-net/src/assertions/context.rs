@@ -10,10 +10,10 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::buggify::{BuggifyConfig, BuggifyState};
+use super::knob_table::KnobTable;
 use super::record::AssertionRecord;
 use super::site::Site;
 use crate::invariants::{Invariant, InvariantSchedule, StateMap};
-use crate::knobs::KnobTable;
 
 thread_local! {
     static CURRENT: RefCell<Option<IterationContext>> = const { RefCell::new(None) };

@@ -21,6 +21,7 @@
 mod buggify;
 pub(crate) mod context;
 mod coverage;
+pub(crate) mod knob_table;
 mod record;
 mod site;
 

@@ -69,7 +69,7 @@ fn main() -> ExitCode {
     if let Some(path) = &output
         && let Err(error) = merged.write_json(path)
     {
-        return fail(&error.to_string());
+        return fail(&format!("cannot write {}: {error}", path.display()));
     }
     if merged.passed() {
         ExitCode::SUCCESS

@@ -157,6 +157,7 @@ mod env;
 mod error;
 mod iteration;
 mod merge;
+mod plan;
 mod progress;
 mod replay;
 mod report;

@@ -6,7 +6,6 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::error::RunnerError;
 use crate::assertions::Coverage;
 use crate::knobs::{ChangedKnobs, DrawnKnobs, knob_hash};
 
@@ -140,11 +139,8 @@ impl SimulationReport {
     ///
     /// # Errors
     /// The file cannot be written.
-    pub fn write_json(&self, path: &Path) -> Result<(), RunnerError> {
-        std::fs::write(path, self.to_json()).map_err(|source| RunnerError::WriteReport {
-            path: path.to_owned(),
-            source,
-        })
+    pub fn write_json(&self, path: &Path) -> std::io::Result<()> {
+        std::fs::write(path, self.to_json())
     }
 }
 

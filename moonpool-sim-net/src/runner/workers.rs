@@ -9,7 +9,7 @@ use super::alone::{self, AloneRun};
 use super::builder::SimulationBuilder;
 use super::error::RunnerError;
 use super::iteration::{IterationOptions, IterationRun};
-use super::run::Plan;
+use super::plan::Plan;
 
 /// One iteration's runs, ready to be absorbed into the report in order.
 pub(super) struct Done {
